@@ -1,0 +1,97 @@
+"""Make every compute claim land on the NUMA cell of its render node.
+
+The scheduler's limits are shared by all instances of a multi-create that
+land on one host and are absent for forced moves, so they cannot carry the
+cell. The instance's own Placement allocation can: it names the render
+node provider, whose ``CUSTOM_NUMA_NODE_<N>`` trait names the cell. This
+module wraps the two resource-tracker entry points that receive that
+allocation (``instance_claim`` and ``_move_claim``, which serves rebuild,
+evacuate, resize, cold and live migration) and pins their NUMA limits to
+that cell. It is the hook Nova lacks for non-PCI devices; delete it when
+Nova lets a driver constrain the claim's NUMA fit.
+"""
+
+import functools
+import inspect
+
+from nova.compute import resource_tracker
+from nova import exception
+from nova import objects
+from oslo_log import log as logging
+
+from nova_gpu_numa_sched import cell_limits
+from nova_gpu_numa_sched import names
+
+LOG = logging.getLogger(__name__)
+
+_WRAPPED_MARK = '_gpu_numa_cell_pinned'
+
+
+def render_cells(provider_tree, allocations):
+    """Return the NUMA cells of the render providers in ``allocations``.
+
+    Providers outside this host's tree (the source side of an evacuation)
+    are ignored.
+    """
+    cells = set()
+    for rp_uuid, alloc in (allocations or {}).items():
+        if names.RESOURCE_CLASS not in alloc.get('resources', {}):
+            continue
+        if provider_tree is None or not provider_tree.exists(rp_uuid):
+            continue
+        cell = names.cell_from_traits(provider_tree.data(rp_uuid).traits)
+        if cell is None:
+            raise exception.ComputeResourcesUnavailable(
+                reason='render node provider %s has no %s trait' % (
+                    rp_uuid, names.NUMA_TRAIT_PREFIX + '<N>'))
+        cells.add(cell)
+    return cells
+
+
+def pin_limits(tracker, instance, nodename, allocations, limits):
+    """Return ``limits`` pinned to the render node's cell, if any."""
+    cells = render_cells(tracker.provider_tree, allocations)
+    if not cells:
+        return limits
+    if len(cells) > 1:
+        raise exception.ComputeResourcesUnavailable(
+            reason='the render nodes allocated to instance %s are on '
+                   'different NUMA cells %s' % (instance.uuid,
+                                                sorted(cells)))
+    cell = cells.pop()
+    if isinstance(limits, objects.SchedulerLimits):
+        limits = limits.to_dict()
+    limits = dict(limits or {})
+    node = tracker.compute_nodes.get(nodename)
+    limits['numa_topology'] = cell_limits.pinned_numa_limits(
+        limits.get('numa_topology'), cell,
+        cpu_allocation_ratio=getattr(node, 'cpu_allocation_ratio', 1.0),
+        ram_allocation_ratio=getattr(node, 'ram_allocation_ratio', 1.0))
+    LOG.debug('Claim for instance %s pinned to NUMA cell %d, the cell of '
+              'its render node.', instance.uuid, cell)
+    return limits
+
+
+def _wrap(method, allocations_arg):
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.arguments['limits'] = pin_limits(
+            self, bound.arguments['instance'], bound.arguments['nodename'],
+            bound.arguments.get(allocations_arg),
+            bound.arguments.get('limits'))
+        return method(*bound.args, **bound.kwargs)
+
+    setattr(wrapper, _WRAPPED_MARK, True)
+    return wrapper
+
+
+def install():
+    """Wrap the resource tracker's claim entry points (idempotent)."""
+    tracker = resource_tracker.ResourceTracker
+    for name in ('instance_claim', '_move_claim'):
+        method = getattr(tracker, name)
+        if not getattr(method, _WRAPPED_MARK, False):
+            setattr(tracker, name, _wrap(method, 'allocations'))

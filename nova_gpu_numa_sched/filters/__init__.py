@@ -1,0 +1,4 @@
+"""Scheduler filters of the plugin (load by import path)."""
+
+from nova_gpu_numa_sched.filters.gpu_numa_affinity import (  # noqa: F401
+    GpuNumaAffinityFilter)

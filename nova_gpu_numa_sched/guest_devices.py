@@ -1,0 +1,86 @@
+"""Give a guest its render node: egl-headless display and a virgl GPU.
+
+Nova has no render-node support; these two devices are what QEMU needs to
+render through a host GPU without passing it through:
+``<graphics type='egl-headless'><gl rendernode=.../></graphics>`` and a
+virtio video device with ``accel3d='yes'`` (``virtio-vga-gl`` on q35,
+``virtio-gpu-gl-pci`` on aarch64 ``virt``).
+"""
+
+from lxml import etree
+
+from nova import exception
+from nova.virt.libvirt import config as vconfig
+
+
+class RenderNodeNumaMismatch(exception.NovaException):
+    msg_fmt = ('Instance %(instance)s was placed on host NUMA cell(s) '
+               '%(guest_cells)s but its render node %(devnode)s is on cell '
+               '%(gpu_cell)s; refusing to define the domain so that it is '
+               'rescheduled.')
+
+
+class RenderNodeUnknown(exception.NovaException):
+    msg_fmt = ('Instance %(instance)s holds render slot %(slot)s whose '
+               'render node is not present on this host any more.')
+
+
+class LibvirtConfigGuestEglHeadless(vconfig.LibvirtConfigGuestDevice):
+    """``<graphics type='egl-headless'>`` with an explicit render node."""
+
+    def __init__(self, rendernode=None, **kwargs):
+        super().__init__(root_name='graphics', **kwargs)
+        self.rendernode = rendernode
+
+    def format_dom(self):
+        dev = super().format_dom()
+        dev.set('type', 'egl-headless')
+        if self.rendernode:
+            dev.append(etree.Element('gl', rendernode=self.rendernode))
+        return dev
+
+
+class LibvirtConfigGuestAccelVideo(vconfig.LibvirtConfigGuestVideo):
+    """A virtio video device with 3D acceleration (virgl)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.type = 'virtio'
+
+    def format_dom(self):
+        dev = super().format_dom()
+        model = dev.find('model')
+        model.append(etree.Element('acceleration', accel3d='yes'))
+        return dev
+
+
+def attach_render_node(guest, devnode):
+    """Replace the guest's video devices with a virgl one on ``devnode``."""
+    old_videos = [dev for dev in guest.devices
+                  if isinstance(dev, vconfig.LibvirtConfigGuestVideo)]
+    for dev in old_videos:
+        guest.devices.remove(dev)
+    video = LibvirtConfigGuestAccelVideo()
+    if old_videos:
+        video.heads = old_videos[0].heads
+    guest.add_device(video)
+    guest.add_device(LibvirtConfigGuestEglHeadless(rendernode=devnode))
+    return guest
+
+
+def guest_cells(instance):
+    """Host cells the instance was fitted to (empty without NUMA)."""
+    topology = instance.numa_topology
+    if not topology:
+        return set()
+    return {cell.id for cell in topology.cells}
+
+
+def check_same_cell(instance, node):
+    """Raise unless every guest cell is the render node's cell."""
+    cells = guest_cells(instance)
+    if cells != {node.numa_node}:
+        raise RenderNodeNumaMismatch(
+            instance=instance.uuid,
+            guest_cells=sorted(cells) or 'none (no hw:numa_nodes)',
+            devnode=node.devnode, gpu_cell=node.numa_node)

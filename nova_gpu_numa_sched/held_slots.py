@@ -1,0 +1,53 @@
+"""Which render slots instances on this host hold, from Nova's database.
+
+Needed only when the set of slots shrinks (a GPU vanished, fewer slots
+configured): a slot still held must stay reported, or the resource tracker
+fails every update with AssignedResourceNotFound.
+"""
+
+import collections
+
+from nova import context as nova_context
+from nova import objects
+
+from nova_gpu_numa_sched import names
+
+
+def _render_resources(resources):
+    return [res for res in resources or ()
+            if res.resource_class == names.RESOURCE_CLASS]
+
+
+def held_slots(host, nodename):
+    """Return {provider uuid: {slot identifier, ...}} held on this host."""
+    ctxt = nova_context.get_admin_context()
+    resources = []
+    instances = objects.InstanceList.get_by_host(
+        ctxt, host, expected_attrs=['resources', 'migration_context'])
+    for instance in instances:
+        resources.extend(_render_resources(instance.resources))
+        resources.extend(_migration_resources(instance.migration_context))
+    migrations = objects.MigrationList.get_in_progress_and_error(
+        ctxt, host, nodename)
+    for migration in migrations:
+        if migration.dest_compute != host:
+            continue
+        instance = objects.Instance.get_by_uuid(
+            ctxt, migration.instance_uuid,
+            expected_attrs=['migration_context'])
+        resources.extend(_migration_resources(instance.migration_context))
+    held = collections.defaultdict(set)
+    for res in resources:
+        held[res.provider_uuid].add(res.identifier)
+    return dict(held)
+
+
+def _migration_resources(migration_context):
+    if not migration_context:
+        return []
+    found = []
+    for field in ('old_resources', 'new_resources'):
+        if field in migration_context:
+            found.extend(_render_resources(
+                getattr(migration_context, field)))
+    return found

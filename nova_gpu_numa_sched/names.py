@@ -1,0 +1,64 @@
+"""The one place that spells the names operators and Placement see.
+
+Every module imports these instead of repeating literals, so that a rename
+is a one-line change.
+"""
+
+#: oslo.config group of every option of this plugin.
+CONFIG_GROUP = 'gpu_numa'
+
+#: Placement resource class: one unit per guest a render node may serve.
+RESOURCE_CLASS = 'CUSTOM_GPU_RENDER_SLOT'
+
+#: Trait prefix naming the host NUMA cell of a render node's provider.
+NUMA_TRAIT_PREFIX = 'CUSTOM_NUMA_NODE_'
+
+#: Trait prefixes naming the PCI vendor and product of the GPU.
+VENDOR_TRAIT_PREFIX = 'CUSTOM_GPU_VENDOR_'
+PRODUCT_TRAIT_PREFIX = 'CUSTOM_GPU_PRODUCT_'
+
+#: Trait prefix of the coarse measured-utilisation bucket (percent).
+LOAD_TRAIT_PREFIX = 'CUSTOM_GPU_LOAD_'
+
+#: Aggregate metadata key overriding ``[gpu_numa] weight_multiplier``.
+WEIGHT_MULTIPLIER_AGGREGATE_KEY = 'gpu_numa_weight_multiplier'
+
+#: Prefix of the per-cell token carried in host cells' and claim limits'
+#: ``network_metadata.physnets``; it pins the compute claim to one cell.
+CELL_TOKEN_PREFIX = 'gpu-numa-cell-'
+
+
+def numa_trait(cell_id):
+    return '%s%d' % (NUMA_TRAIT_PREFIX, cell_id)
+
+
+def cell_from_traits(traits):
+    """Return the NUMA cell named by a provider's traits, or None."""
+    for trait in traits or ():
+        if trait.startswith(NUMA_TRAIT_PREFIX):
+            suffix = trait[len(NUMA_TRAIT_PREFIX):]
+            if suffix.isdigit():
+                return int(suffix)
+    return None
+
+
+def load_trait(bucket_percent):
+    return '%s%d' % (LOAD_TRAIT_PREFIX, bucket_percent)
+
+
+def load_from_traits(traits):
+    """Return the utilisation bucket (percent) named by traits, or None."""
+    for trait in traits or ():
+        if trait.startswith(LOAD_TRAIT_PREFIX):
+            suffix = trait[len(LOAD_TRAIT_PREFIX):]
+            if suffix.isdigit():
+                return int(suffix)
+    return None
+
+
+def cell_token(cell_id):
+    return '%s%d' % (CELL_TOKEN_PREFIX, cell_id)
+
+
+def is_cell_token(name):
+    return name.startswith(CELL_TOKEN_PREFIX)

@@ -1,0 +1,1 @@
+"""Scheduler side: what a request asks for and what Placement knows."""

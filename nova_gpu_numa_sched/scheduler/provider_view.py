@@ -1,0 +1,139 @@
+"""A per-request view of render node providers: cell, slots, utilisation.
+
+Nova's scheduler fetches allocation candidates together with provider
+summaries (capacity, usage and traits of every provider involved), then
+keeps only their keys. This module keeps the render providers' part, for
+the request being scheduled in this thread, and adds the scheduler's own
+claims as it makes them, so that a multi-create sees its earlier picks.
+It costs no Placement call of its own: the data is the scheduler's, as
+fresh as the candidates.
+
+Two narrow wraps of ``SchedulerReportClient`` feed it; delete them when
+Nova hands provider summaries to filters.
+"""
+
+import dataclasses
+import functools
+import threading
+import typing as ty
+
+from nova.scheduler.client import report
+from oslo_log import log as logging
+
+from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched.scheduler import request
+
+LOG = logging.getLogger(__name__)
+
+_local = threading.local()
+_WRAPPED_MARK = '_gpu_numa_view'
+
+
+@dataclasses.dataclass
+class RenderProvider:
+    uuid: str
+    cell: ty.Optional[int]
+    capacity: int
+    used: int
+    utilization: ty.Optional[int] = None
+
+    @property
+    def free(self):
+        return self.capacity - self.used
+
+    def load(self, utilization_weight):
+        """Load as a fraction of 1 (see ``[gpu_numa] utilization_weight``).
+
+        Slot usage alone when the utilisation is unknown.
+        """
+        slots = float(self.used) / self.capacity if self.capacity else 1.0
+        if self.utilization is None:
+            return slots
+        return ((1.0 - utilization_weight) * slots +
+                utilization_weight * self.utilization / 100.0)
+
+
+class ProviderView:
+    """Render providers of one scheduling request."""
+
+    def __init__(self, request_id):
+        self.request_id = request_id
+        self.providers = {}
+
+    def add_summaries(self, provider_summaries):
+        for rp_uuid, summary in (provider_summaries or {}).items():
+            slots = summary.get('resources', {}).get(names.RESOURCE_CLASS)
+            if slots is None:
+                continue
+            traits = summary.get('traits', ())
+            self.providers[rp_uuid] = RenderProvider(
+                uuid=rp_uuid,
+                cell=names.cell_from_traits(traits),
+                capacity=int(slots.get('capacity', 0)),
+                used=int(slots.get('used', 0)),
+                utilization=names.load_from_traits(traits))
+
+    def record_claim(self, alloc_request):
+        """Count a claim the scheduler just made in this request."""
+        for rp_uuid, amount in request.render_providers(
+                alloc_request).items():
+            provider = self.providers.get(rp_uuid)
+            if provider is not None:
+                provider.used += amount
+
+    def get(self, rp_uuid):
+        return self.providers.get(rp_uuid)
+
+
+def current():
+    """The view of the request being scheduled in this thread, or None."""
+    return getattr(_local, 'view', None)
+
+
+def _request_id(context):
+    return getattr(context, 'request_id', None)
+
+
+def _wrap_get_allocation_candidates(method):
+    @functools.wraps(method)
+    def wrapper(self, context, resources, *args, **kwargs):
+        result = method(self, context, resources, *args, **kwargs)
+        view = current()
+        request_id = _request_id(context)
+        if view is None or request_id is None or (
+                view.request_id != request_id):
+            # A new request; a second query of the same request (Nova's
+            # PCPU fallback) adds to the first.
+            view = ProviderView(request_id)
+            _local.view = view
+        if result:
+            view.add_summaries(result[1])
+        return result
+    return wrapper
+
+
+def _wrap_claim_resources(method):
+    @functools.wraps(method)
+    def wrapper(self, context, consumer_uuid, alloc_request, *args,
+                **kwargs):
+        claimed = method(self, context, consumer_uuid, alloc_request,
+                         *args, **kwargs)
+        view = current()
+        if claimed and view is not None and (
+                view.request_id == _request_id(context)):
+            view.record_claim(alloc_request)
+        return claimed
+    return wrapper
+
+
+def install():
+    """Wrap the report client's candidate query and claim (idempotent)."""
+    client = report.SchedulerReportClient
+    for name, wrap in (
+            ('get_allocation_candidates', _wrap_get_allocation_candidates),
+            ('claim_resources', _wrap_claim_resources)):
+        method = getattr(client, name)
+        if not getattr(method, _WRAPPED_MARK, False):
+            wrapped = wrap(method)
+            setattr(wrapped, _WRAPPED_MARK, True)
+            setattr(client, name, wrapped)

@@ -1,0 +1,1 @@
+"""Compute side: the libvirt driver that knows render nodes."""

@@ -1,0 +1,132 @@
+"""The libvirt driver, taught about GPU render nodes and their NUMA cell."""
+
+import copy
+
+from nova.virt.libvirt import driver as libvirt_driver
+from oslo_log import log as logging
+
+from nova_gpu_numa_sched import cell_limits
+from nova_gpu_numa_sched import claim_cell
+from nova_gpu_numa_sched import conf
+from nova_gpu_numa_sched import device_spec
+from nova_gpu_numa_sched import discovery
+from nova_gpu_numa_sched import guest_devices
+from nova_gpu_numa_sched import held_slots
+from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import placement_report
+from nova_gpu_numa_sched import utilization
+
+LOG = logging.getLogger(__name__)
+CONF = conf.CONF
+
+
+class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
+    """LibvirtDriver that reports render nodes and attaches them to guests.
+
+    - discovers render nodes over libvirt's node-device API;
+    - reports each as a child provider with one resource per slot;
+    - tags every host cell with a token so claims can be pinned to a cell,
+      and pins each claim to the cell of its allocated render node;
+    - gives each guest its render node and refuses a guest whose NUMA cell
+      is not the render node's.
+    """
+
+    #: Where utilisation is read from; a test points it at a fake tree.
+    sysfs_root = '/sys'
+
+    def __init__(self, virtapi, read_only=False):
+        super().__init__(virtapi, read_only)
+        # Parse now: a bad option must stop the service at start.
+        self._device_spec = device_spec.parse(CONF.gpu_numa.device_spec)
+        self._render_nodes = {}
+        self._layout = None
+        self._held = None
+        claim_cell.install()
+
+    def _get_host_numa_topology(self):
+        return cell_limits.add_cell_tokens(super()._get_host_numa_topology())
+
+    def _host_cell_ids(self):
+        topology = self._get_host_numa_topology()
+        return [cell.id for cell in topology.cells] if topology else []
+
+    def _refresh_render_nodes(self):
+        """Rediscover render nodes; keep the last known ones on error."""
+        try:
+            discovered = discovery.discover_render_nodes(
+                self._host.get_connection())
+        except discovery.DiscoveryError as e:
+            LOG.warning('%s; keeping the %d render node(s) known before.',
+                        e, len(self._render_nodes))
+            return list(self._render_nodes.values())
+        nodes = device_spec.resolve(
+            discovered, self._device_spec, self._host_cell_ids(),
+            CONF.gpu_numa.slots_per_gpu)
+        self._render_nodes = {node.key: node for node in nodes}
+        return nodes
+
+    def _held_slots(self, nodes, nodename):
+        """Slots held by instances, read only when they could be dropped."""
+        layout = {node.key: node.slots for node in nodes}
+        shrinking = self._layout is None or any(
+            layout.get(key, 0) < slots for key, slots in self._layout.items())
+        if shrinking or self._held_outside(layout):
+            self._held = held_slots.held_slots(self._host.get_hostname(),
+                                               nodename)
+        self._layout = layout
+        return self._held or {}
+
+    def _held_outside(self, layout):
+        """Whether a held slot is beyond the current layout (reserved)."""
+        for identifiers in (self._held or {}).values():
+            for identifier in identifiers:
+                key, index = placement_report.parse_slot(identifier)
+                if index >= layout.get(key, 0):
+                    return True
+        return False
+
+    def _load_traits(self, nodes):
+        width = CONF.gpu_numa.load_bucket_percent
+        return {node.key: utilization.load_trait_for(
+                    utilization.read_utilization(node, self.sysfs_root),
+                    width)
+                for node in nodes}
+
+    def update_provider_tree(self, provider_tree, nodename, allocations=None):
+        super().update_provider_tree(provider_tree, nodename,
+                                     allocations=allocations)
+        nodes = self._refresh_render_nodes()
+        placement_report.update_provider_tree(
+            provider_tree, nodename, nodes,
+            self._held_slots(nodes, nodename), self._load_traits(nodes))
+        # LibvirtDriver keeps its own copy; keep our children in it.
+        self.provider_tree = copy.deepcopy(provider_tree)
+
+    def _render_node_of(self, instance):
+        """The render node of the instance's allocated slot, or None."""
+        slots = [res for res in instance.resources or ()
+                 if res.resource_class == names.RESOURCE_CLASS]
+        if not slots:
+            return None
+        keys = sorted({placement_report.node_key_of_slot(res.identifier)
+                       for res in slots})
+        if len(keys) > 1:
+            LOG.warning('Instance %s holds slots on %d render nodes; QEMU '
+                        'renders through one, using %s.', instance.uuid,
+                        len(keys), keys[0])
+        node = self._render_nodes.get(keys[0])
+        if node is None:
+            self._refresh_render_nodes()
+            node = self._render_nodes.get(keys[0])
+        if node is None:
+            raise guest_devices.RenderNodeUnknown(
+                instance=instance.uuid, slot=slots[0].identifier)
+        return node
+
+    def _get_guest_config(self, instance, *args, **kwargs):
+        guest = super()._get_guest_config(instance, *args, **kwargs)
+        node = self._render_node_of(instance)
+        if node is not None:
+            guest_devices.check_same_cell(instance, node)
+            guest_devices.attach_render_node(guest, node.devnode)
+        return guest

@@ -1,0 +1,29 @@
+"""Prefer hosts whose best co-locatable GPU is the least loaded."""
+
+from nova.scheduler import weights
+
+from nova_gpu_numa_sched.scheduler import load
+from nova_gpu_numa_sched.scheduler import provider_view
+from nova_gpu_numa_sched.scheduler import request
+
+
+class GpuLoadWeigher(weights.BaseHostWeigher):
+    """Weight = 1 - load of the host's first candidate's GPU.
+
+    GpuNumaAffinityFilter has put the preferred GPU first (least loaded, or
+    most loaded when the multiplier is negative), so the first candidate
+    speaks for the host. A negative multiplier then favours busy hosts:
+    phones pack onto busy GPUs and idle GPUs can be powered down.
+    """
+
+    def weight_multiplier(self, host_state):
+        return load.multiplier(host_state)
+
+    def _weigh_object(self, host_state, weight_properties):
+        if not request.render_slots_requested(weight_properties):
+            return 0.0
+        view = provider_view.current()
+        candidates = getattr(host_state, 'allocation_candidates', None)
+        if view is None or not candidates:
+            return 0.0
+        return 1.0 - load.candidate_load(view, candidates[0])
