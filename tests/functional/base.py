@@ -1,0 +1,226 @@
+"""Nova's own functional harness with GPU hosts and the plugin enabled.
+
+API, conductor, scheduler and computes run in one process; computes use
+the plugin's driver over nova's fake libvirt extended with render nodes;
+Placement is the real service on an in-memory database.
+"""
+
+import collections
+import os
+import sys
+
+from lxml import etree
+from nova import context as nova_context
+from nova import objects
+from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.functional.libvirt import base
+
+from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched.virt import driver as gpu_driver
+from tests.functional import fake_drm
+
+CONF = base.CONF
+
+PLUGIN_FILTER = 'nova_gpu_numa_sched.filters.GpuNumaAffinityFilter'
+PLUGIN_WEIGHER = 'nova_gpu_numa_sched.weights.GpuLoadWeigher'
+
+#: Where a functional run writes nova's guest XML for the libvirtd check.
+XML_DUMP_DIR = os.environ.get('GPU_NUMA_GUEST_XML_DIR')
+
+Placed = collections.namedtuple(
+    'Placed', 'name host rendernode gpu_cell vcpu_cell memory_cell '
+              'emulator_cell claimed_cell')
+
+
+class GpuNumaTestBase(base.ServersTestBase):
+    """Boots phones on fake multi-cell hosts with GPUs on some cells."""
+
+    microversion = 'latest'
+    ADDITIONAL_FILTERS = ['NUMATopologyFilter', 'GpuNumaAffinityFilter']
+    #: Extra weigher multipliers to set before the scheduler starts.
+    SCHEDULER_FLAGS = {}
+
+    def setUp(self):
+        # An installed nova keeps api-paste.ini under <prefix>/etc/nova.
+        self.flags(api_paste_config=os.path.join(
+            sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
+        self.guest_xml = {}
+        self.drm = {}
+        super().setUp()
+        self.flags(instances=-1, cores=-1, ram=-1, group='quota')
+        self.ctxt = nova_context.get_admin_context()
+        # Utilisation is read from this fake sysfs; empty = unknown.
+        self.sysfs_root = self.useFixture(base.fixtures.TempDir()).path
+        self.useFixture(base.fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.virt.driver.GpuNumaLibvirtDriver.'
+            'sysfs_root', self.sysfs_root))
+        get_guest_xml = gpu_driver.GpuNumaLibvirtDriver._get_guest_xml
+        test = self
+
+        def capture_guest_xml(drv, context, instance, *args, **kwargs):
+            xml = get_guest_xml(drv, context, instance, *args, **kwargs)
+            test.guest_xml[instance.uuid] = xml
+            return xml
+
+        self.useFixture(base.fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.virt.driver.GpuNumaLibvirtDriver.'
+            '_get_guest_xml', capture_guest_xml))
+
+    def _setup_compute_service(self):
+        self.flags(compute_driver='gpu_numa.GpuNumaLibvirtDriver')
+
+    def _setup_scheduler_service(self):
+        self.flags(available_filters=[
+            'nova.scheduler.filters.all_filters', PLUGIN_FILTER],
+            group='filter_scheduler')
+        self.flags(weight_classes=[
+            'nova.scheduler.weights.all_weighers', PLUGIN_WEIGHER],
+            group='filter_scheduler')
+        for name, value in self.SCHEDULER_FLAGS.items():
+            group, _, option = name.rpartition('.')
+            self.flags(**{option: value, 'group': group})
+        return super()._setup_scheduler_service()
+
+    # Hosts -----------------------------------------------------------------
+
+    def start_gpu_compute(self, hostname, cells=4, gpus=(), cores=2,
+                          kB_mem=16 * 1024 * 1024, arch=None):
+        host_info = fakelibvirt.HostInfo(
+            cpu_nodes=cells, cpu_sockets=1, cpu_cores=cores, cpu_threads=1,
+            kB_mem=kB_mem)
+        if arch:
+            host_info.arch = arch
+        connection = self._get_connection(host_info=host_info,
+                                          hostname=hostname)
+        self.drm[hostname] = fake_drm.FakeDrmDevices(connection)
+        self.drm[hostname].add(*gpus)
+        return self.start_compute(hostname, connection=connection)
+
+    def run_periodics(self, hostname=None):
+        for name, compute in self.computes.items():
+            if hostname in (None, name):
+                compute.manager.update_available_resource(self.ctxt)
+
+    def phone_flavor(self, vcpu=1, memory_mb=512, extra_spec=None,
+                     group=''):
+        spec = {'hw:numa_nodes': '1',
+                'resources%s:%s' % (group, names.RESOURCE_CLASS): '1'}
+        spec.update(extra_spec or {})
+        return self._create_flavor(vcpu=vcpu, memory_mb=memory_mb, disk=1,
+                                   ephemeral=0, extra_spec=spec)
+
+    # Placement -------------------------------------------------------------
+
+    def render_providers(self, hostname):
+        """{provider name: provider} of a host's render node providers."""
+        root = self.compute_rp_uuids[hostname]
+        rps = self.placement.get(
+            '/resource_providers?in_tree=%s' % root,
+            version='1.14').body['resource_providers']
+        found = {}
+        for rp in rps:
+            inventory = self.placement.get(
+                '/resource_providers/%s/inventories' % rp['uuid']).body
+            if names.RESOURCE_CLASS in inventory['inventories']:
+                rp['inventory'] = inventory['inventories'][
+                    names.RESOURCE_CLASS]
+                rp['traits'] = self.placement.get(
+                    '/resource_providers/%s/traits' % rp['uuid'],
+                    version='1.6').body['traits']
+                rp['usage'] = self.placement.get(
+                    '/resource_providers/%s/usages' % rp['uuid']).body[
+                    'usages'].get(names.RESOURCE_CLASS, 0)
+                found[rp['name']] = rp
+        return found
+
+    def slot_usage(self):
+        """{(host, devnode): used slots} over every GPU host."""
+        usage = {}
+        for hostname, drm in self.drm.items():
+            rps = self.render_providers(hostname)
+            for gpu in drm.gpus:
+                rp = rps.get('%s_%s' % (hostname, gpu.pci_address))
+                if rp is not None:
+                    usage[(hostname, gpu.devnode)] = rp['usage']
+        return usage
+
+    # What a server got -----------------------------------------------------
+
+    def _host_cell_of_cpus(self, hostname, cpus):
+        topology = self.computes[hostname].driver._get_host_numa_topology()
+        owners = {cell.id for cell in topology.cells
+                  if cpus & (cell.cpuset | cell.pcpuset)}
+        return owners.pop() if len(owners) == 1 else sorted(owners)
+
+    def placed(self, server):
+        """Where the server's GPU, vCPUs, emulator and RAM really are.
+
+        Read from the captured guest XML, the claimed instance topology and
+        the allocation, so a test sees what the host would run.
+        """
+        server = self.admin_api.get_server(server['id'])
+        hostname = server['OS-EXT-SRV-ATTR:host']
+        xml = etree.fromstring(self.guest_xml[server['id']])
+        gl = xml.find("./devices/graphics[@type='egl-headless']/gl")
+        vcpupins = {int(c) for pin in xml.findall('./cputune/vcpupin')
+                    for c in _cpuset(pin.get('cpuset'))}
+        emulator = xml.find('./cputune/emulatorpin')
+        memnodes = {int(node.get('nodeset'))
+                    for node in xml.findall('./numatune/memnode')}
+        claimed = objects.InstanceNUMATopology.get_by_instance_uuid(
+            self.ctxt, server['id'])
+        gpu_cell = None
+        for rp_uuid, alloc in self._get_allocations_by_server_uuid(
+                server['id']).items():
+            if names.RESOURCE_CLASS in alloc['resources']:
+                gpu_cell = names.cell_from_traits(self.placement.get(
+                    '/resource_providers/%s/traits' % rp_uuid,
+                    version='1.6').body['traits'])
+        return Placed(
+            name=server['name'], host=hostname,
+            rendernode=gl.get('rendernode') if gl is not None else None,
+            gpu_cell=gpu_cell,
+            vcpu_cell=self._host_cell_of_cpus(hostname, vcpupins),
+            memory_cell=memnodes.pop() if len(memnodes) == 1 else sorted(
+                memnodes),
+            emulator_cell=self._host_cell_of_cpus(
+                hostname, set(_cpuset(emulator.get('cpuset')))),
+            claimed_cell=[cell.id for cell in claimed.cells])
+
+    def assertColocated(self, server):
+        """Render node, vCPUs, emulator and RAM on the GPU's cell."""
+        placed = self.placed(server)
+        gpu = self.gpu_of_rendernode(placed.host, placed.rendernode)
+        self.assertIsNotNone(gpu, placed)
+        self.assertEqual(gpu.numa_node, placed.gpu_cell, placed)
+        for cell in (placed.vcpu_cell, placed.memory_cell,
+                     placed.emulator_cell):
+            self.assertEqual(placed.gpu_cell, cell, placed)
+        self.assertEqual([placed.gpu_cell], placed.claimed_cell, placed)
+        return placed
+
+    def gpu_of_rendernode(self, hostname, rendernode):
+        for gpu in self.drm[hostname].gpus:
+            if gpu.devnode == rendernode:
+                return gpu
+        return None
+
+    def dump_guest_xml(self, server, label):
+        """Keep nova's XML for the real-libvirtd check, when asked to."""
+        if not XML_DUMP_DIR:
+            return
+        os.makedirs(XML_DUMP_DIR, exist_ok=True)
+        path = os.path.join(XML_DUMP_DIR, 'nova-%s.xml' % label)
+        with open(path, 'w') as f:
+            f.write(self.guest_xml[server['id']])
+
+
+def _cpuset(text):
+    cpus = set()
+    for part in (text or '').split(','):
+        if '-' in part:
+            low, high = part.split('-')
+            cpus.update(range(int(low), int(high) + 1))
+        elif part:
+            cpus.add(int(part))
+    return cpus
