@@ -2,6 +2,7 @@
 
 import copy
 
+from nova import exception
 from nova.virt.libvirt import driver as libvirt_driver
 from oslo_log import log as logging
 
@@ -102,10 +103,30 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         # LibvirtDriver keeps its own copy; keep our children in it.
         self.provider_tree = copy.deepcopy(provider_tree)
 
+    @staticmethod
+    def _render_slots(instance):
+        return [res for res in instance.resources or ()
+                if res.resource_class == names.RESOURCE_CLASS]
+
+    def check_can_live_migrate_source(self, context, instance,
+                                      dest_check_data,
+                                      block_device_info=None):
+        # QEMU blocks migration of a virgl GPU ("virgl is not yet
+        # migratable"); fail the pre-check with a reason instead of
+        # leaving the migration to fail inside libvirt.
+        if self._render_slots(instance):
+            raise exception.MigrationPreCheckError(
+                reason='instance %s renders through a host GPU (%s); QEMU '
+                       'cannot live migrate a virgl device. Use cold '
+                       'migration or resize instead.' % (
+                           instance.uuid, names.RESOURCE_CLASS))
+        return super().check_can_live_migrate_source(
+            context, instance, dest_check_data,
+            block_device_info=block_device_info)
+
     def _render_node_of(self, instance):
         """The render node of the instance's allocated slot, or None."""
-        slots = [res for res in instance.resources or ()
-                 if res.resource_class == names.RESOURCE_CLASS]
+        slots = self._render_slots(instance)
         if not slots:
             return None
         keys = sorted({placement_report.node_key_of_slot(res.identifier)

@@ -10,11 +10,14 @@ import os
 import sys
 
 from lxml import etree
+from nova.compute import resource_tracker
 from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import base
 
+from nova_gpu_numa_sched import claim_cell
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched.virt import driver as gpu_driver
 from tests.functional import fake_drm
@@ -224,3 +227,47 @@ def _cpuset(text):
         elif part:
             cpus.add(int(part))
     return cpus
+
+
+class StockNovaTestBase(GpuNumaTestBase):
+    """The same hosts and phones, with Nova's own NUMA placement deciding.
+
+    Stock Nova can neither report nor attach a render node, so the plugin's
+    driver still reports the render slots to Placement and writes the
+    allocated render node into the guest XML. Everything that ties a guest
+    to its GPU's cell is off: GpuNumaAffinityFilter, GpuLoadWeigher, the
+    claim pinning of ``claim_cell`` and the driver's same-cell check before
+    define. Used to show what Nova does without the plugin.
+    """
+
+    ADDITIONAL_FILTERS = ['NUMATopologyFilter']
+
+    def setUp(self):
+        super().setUp()
+        # install() wraps the resource tracker for the whole process and
+        # is idempotent: put the unwrapped methods back for this test and
+        # keep the driver from wrapping them again.
+        self.useFixture(base.fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.claim_cell.install', lambda: None))
+        for name in ('instance_claim', '_move_claim'):
+            method = getattr(resource_tracker.ResourceTracker, name)
+            if getattr(method, claim_cell._WRAPPED_MARK, False):
+                self.useFixture(base.fixtures.MonkeyPatch(
+                    'nova.compute.resource_tracker.ResourceTracker.' + name,
+                    method.__wrapped__))
+        self.useFixture(base.fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.guest_devices.check_same_cell',
+            lambda instance, node: None))
+
+    def _setup_scheduler_service(self):
+        # Nova's defaults, without the plugin's filter and weigher (set
+        # explicitly: the libvirt test base extends the option's list).
+        added = ['GpuNumaAffinityFilter'] + self.ADDITIONAL_FILTERS
+        enabled = [f for f in CONF.filter_scheduler.enabled_filters
+                   if f not in added]
+        self.flags(available_filters=['nova.scheduler.filters.all_filters'],
+                   weight_classes=['nova.scheduler.weights.all_weighers'],
+                   enabled_filters=[f for i, f in enumerate(enabled)
+                                    if f not in enabled[:i]],
+                   group='filter_scheduler')
+        return base.ServersTestBase._setup_scheduler_service(self)
