@@ -40,8 +40,9 @@ class DeviceSpecEntry:
 
 
 def _invalid(entry, reason):
+    # InvalidConfiguration's msg_fmt has no %(reason)s: pass the message.
     return exception.InvalidConfiguration(
-        reason='%s entry %r is invalid: %s' % (OPTION, entry, reason))
+        '%s entry %r is invalid: %s' % (OPTION, entry, reason))
 
 
 def parse_entry(text):

@@ -117,6 +117,11 @@ def update_provider_tree(provider_tree, nodename, render_nodes,
                         '%d slot(s) are in use; reserving them until they '
                         'are freed.', name, len(held))
             _set_slots(provider_tree, name, held, usable=0)
+            # Its utilisation is unknown now; keep cell and vendor traits.
+            traits = provider_tree.data(name).traits
+            provider_tree.update_traits(name, {
+                trait for trait in traits
+                if not trait.startswith(names.LOAD_TRAIT_PREFIX)})
         else:
             LOG.info('Removing render node provider %s.', name)
             provider_tree.remove(name)
