@@ -14,7 +14,6 @@ from nova.compute import resource_tracker
 from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
-from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import base
 
 from nova_gpu_numa_sched import claim_cell
@@ -246,15 +245,16 @@ class StockNovaTestBase(GpuNumaTestBase):
         super().setUp()
         # install() wraps the resource tracker for the whole process and
         # is idempotent: put the unwrapped methods back for this test and
-        # keep the driver from wrapping them again.
+        # keep the driver from wrapping them again. Plain setattr, as
+        # fixtures.MonkeyPatch would copy the wrapper's mark onto its own.
         self.useFixture(base.fixtures.MonkeyPatch(
             'nova_gpu_numa_sched.claim_cell.install', lambda: None))
+        tracker = resource_tracker.ResourceTracker
         for name in ('instance_claim', '_move_claim'):
-            method = getattr(resource_tracker.ResourceTracker, name)
+            method = tracker.__dict__[name]
             if getattr(method, claim_cell._WRAPPED_MARK, False):
-                self.useFixture(base.fixtures.MonkeyPatch(
-                    'nova.compute.resource_tracker.ResourceTracker.' + name,
-                    method.__wrapped__))
+                setattr(tracker, name, method.__wrapped__)
+                self.addCleanup(setattr, tracker, name, method)
         self.useFixture(base.fixtures.MonkeyPatch(
             'nova_gpu_numa_sched.guest_devices.check_same_cell',
             lambda instance, node: None))

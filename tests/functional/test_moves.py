@@ -2,6 +2,9 @@
 
 from unittest import mock
 
+from lxml import etree
+from nova.tests.functional.api import client
+
 from tests.functional import base
 from tests.functional import fake_drm
 
@@ -44,7 +47,7 @@ class MoveTest(base.GpuNumaTestBase):
             server = self._resize_server(server, bigger)
         self._confirm_resize(server)
         after = self.assertColocated(server)
-        xml = base.etree.fromstring(self.guest_xml[server['id']])
+        xml = etree.fromstring(self.guest_xml[server['id']])
         self.assertEqual(2, len(xml.findall('./cputune/vcpupin')))
         self.assertEqual(before.rendernode, after.rendernode)
 
@@ -53,7 +56,7 @@ class MoveTest(base.GpuNumaTestBase):
         other = 'host2' if before.host == 'host1' else 'host1'
         # Nova's conductor turns the failed pre-check into NoValidHost.
         self.assertRaises(
-            base.client.OpenStackApiException,
+            client.OpenStackApiException,
             self.admin_api.post_server_action, server['id'],
             {'os-migrateLive': {'host': other, 'block_migration': 'auto'}})
         self._wait_for_migration_status(server, ['error'])

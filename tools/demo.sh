@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run the demonstration (python -m demo, see demo/__init__.py) from the
+# repository root with the project's virtual environment, bootstrapping it
+# first. Arguments are passed to the demo (--help lists them); the
+# bootstrap's messages go to stderr, the demo's tables to stdout. Exits
+# non-zero when a phone booted with the plugin is not co-located with its
+# GPU.
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO_ROOT"
+
+bash tools/bootstrap.sh >&2
+exec "$REPO_ROOT/.venv/bin/python" -m demo "$@"
