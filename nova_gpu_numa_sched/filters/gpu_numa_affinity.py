@@ -1,5 +1,6 @@
 """Keep only candidates whose render node's cell can hold the whole guest."""
 
+from nova import objects
 from nova.scheduler import filters
 from nova.virt import hardware
 from oslo_log import log as logging
@@ -117,8 +118,15 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
             pci_requests = spec_obj.pci_requests.requests
         # numa_fit_instance_to_host writes into the topology it is given.
         guest = spec_obj.numa_topology.obj_clone()
+        # Offer Nova's fit only the GPU's cell: the answer is the same as
+        # with the pinned limits over all cells, without trying the others.
+        only_cell = objects.NUMATopology(cells=[
+            host_cell for host_cell in host_state.numa_topology.cells
+            if host_cell.id == cell])
+        if not only_cell.cells:
+            return False
         return hardware.numa_fit_instance_to_host(
-            host_state.numa_topology, guest,
+            only_cell, guest,
             limits=self._pinned_limits(host_state, spec_obj, cell),
             pci_requests=pci_requests,
             pci_stats=host_state.pci_stats,
