@@ -1,0 +1,335 @@
+"""Tests of GpuNumaAffinityFilter and GpuLoadWeigher on hand-built hosts."""
+
+import logging
+import threading
+
+import fixtures
+from nova import objects
+from nova.scheduler.client import report
+from nova.scheduler import host_manager
+from nova.scheduler import weights
+from nova.virt import hardware
+from oslo_config import fixture as config_fixture
+from oslo_utils.fixture import uuidsentinel as uuids
+import testtools
+
+from nova_gpu_numa_sched import cell_limits
+from nova_gpu_numa_sched import conf
+from nova_gpu_numa_sched import filters
+from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched.scheduler import provider_view
+from nova_gpu_numa_sched import weights as plugin_weights
+
+objects.register_all()
+
+RC = names.RESOURCE_CLASS
+CELL_MEMORY_MB = 4096
+CELL_CPUS = 4
+
+
+def host_cell(cell_id, cpu_usage=0, memory_usage=0):
+    first = cell_id * CELL_CPUS
+    cpuset = set(range(first, first + CELL_CPUS))
+    return objects.NUMACell(
+        id=cell_id, cpuset=cpuset, pcpuset=set(), memory=CELL_MEMORY_MB,
+        cpu_usage=cpu_usage, memory_usage=memory_usage, pinned_cpus=set(),
+        siblings=[{cpu} for cpu in sorted(cpuset)], socket=0,
+        mempages=[objects.NUMAPagesTopology(
+            size_kb=4, total=CELL_MEMORY_MB * 256, used=0)])
+
+
+def host_state(name='host1', cells=4, usage=None, gpus=None):
+    """A host whose cells carry their tokens, with one candidate per GPU.
+
+    :param usage: {cell: (cpu_usage, memory_usage)}
+    :param gpus: provider names of the candidates, in Placement's order
+    """
+    usage = usage or {}
+    state = host_manager.HostState(name, name, uuids.cell)
+    state.uuid = getattr(uuids, name)
+    state.cpu_allocation_ratio = 4.0
+    state.ram_allocation_ratio = 1.0
+    state.numa_topology = cell_limits.add_cell_tokens(objects.NUMATopology(
+        cells=[host_cell(i, *usage.get(i, (0, 0))) for i in range(cells)]))
+    state.allocation_candidates = [
+        candidate(state.uuid, *gpu) if isinstance(gpu, tuple) else
+        candidate(state.uuid, gpu) for gpu in (gpus or ())]
+    return state
+
+
+def candidate(root, *gpus):
+    allocations = {root: {'resources': {'VCPU': 1, 'MEMORY_MB': 512}}}
+    for gpu in gpus:
+        allocations[getattr(uuids, gpu)] = {'resources': {RC: 1}}
+    return {'allocations': allocations,
+            'mappings': {'': [root] + [getattr(uuids, g) for g in gpus]}}
+
+
+def gpus_of(state):
+    """Render provider names of a host's candidates, in their order."""
+    names_by_uuid = {getattr(uuids, n): n for n in GPU_NAMES}
+    return [names_by_uuid[rp] for c in state.allocation_candidates
+            for rp, alloc in c['allocations'].items()
+            if RC in alloc['resources']]
+
+
+GPU_NAMES = ['gpu%d' % i for i in range(4)] + [
+    'full', 'nocell', 'unknown', 'a0', 'a1', 'b0', 'b1']
+
+
+def spec(slots=1, vcpus=1, memory_mb=512, numa_nodes=1, physnets=None):
+    extra_specs = {}
+    if numa_nodes:
+        extra_specs['hw:numa_nodes'] = str(numa_nodes)
+    if slots:
+        extra_specs['resources:%s' % RC] = str(slots)
+    topology = None
+    if numa_nodes:
+        per_cell = vcpus // numa_nodes
+        topology = objects.InstanceNUMATopology(cells=[
+            objects.InstanceNUMACell(
+                id=i, cpuset=set(range(i * per_cell, (i + 1) * per_cell)),
+                pcpuset=set(), memory=memory_mb // numa_nodes,
+                cpu_policy=None)
+            for i in range(numa_nodes)])
+    spec_obj = objects.RequestSpec(
+        flavor=objects.Flavor(name='phone-flavor', vcpus=vcpus,
+                              memory_mb=memory_mb, extra_specs=extra_specs),
+        numa_topology=topology, instance_uuid=uuids.instance,
+        pci_requests=objects.InstancePCIRequests(requests=[]))
+    if physnets is not None:
+        spec_obj.network_metadata = objects.NetworkMetadata(
+            physnets=set(physnets), tunneled=False)
+    return spec_obj
+
+
+def render_provider(name, cell, used=0, capacity=10):
+    return provider_view.RenderProvider(
+        uuid=getattr(uuids, name), cell=cell, capacity=capacity, used=used)
+
+
+class PluginTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = self.useFixture(config_fixture.Config(conf.CONF))
+        self.log = self.useFixture(fixtures.FakeLogger(
+            level=logging.DEBUG, format='%(levelname)s %(message)s'))
+        self.local = threading.local()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.scheduler.provider_view._local',
+            self.local))
+        # The filter installs the report client wraps; undo them.
+        client = report.SchedulerReportClient
+        for name in ('get_allocation_candidates', 'claim_resources'):
+            self.addCleanup(setattr, client, name, client.__dict__[name])
+        self.filter = filters.GpuNumaAffinityFilter()
+        self.weigher = plugin_weights.GpuLoadWeigher()
+
+    def set_view(self, *providers):
+        view = provider_view.ProviderView('req-1')
+        for provider in providers:
+            view.providers[provider.uuid] = provider
+        self.local.view = view
+        return view
+
+    def pinned_physnets(self, state):
+        return state.limits['numa_topology'].network_metadata.physnets
+
+    def cell_tokens(self, physnets):
+        return {p for p in physnets if names.is_cell_token(p)}
+
+    def errors(self):
+        return [line for line in self.log.output.splitlines()
+                if line.startswith('ERROR')]
+
+
+class FilterTestCase(PluginTestCase):
+
+    def four_gpus(self, used=(0, 0, 0, 0)):
+        self.set_view(*[render_provider('gpu%d' % i, i, used=u)
+                        for i, u in enumerate(used)])
+        return host_state(gpus=['gpu%d' % i for i in range(4)])
+
+    def test_non_render_request_untouched(self):
+        state = self.four_gpus()
+        self.local.view = None
+        candidates = state.allocation_candidates
+        self.assertTrue(self.filter.host_passes(state, spec(slots=0)))
+        self.assertIs(candidates, state.allocation_candidates)
+        self.assertEqual(['gpu0', 'gpu1', 'gpu2', 'gpu3'], gpus_of(state))
+        self.assertEqual({}, state.limits)
+
+    def test_render_request_without_numa_topology_rejected(self):
+        state = self.four_gpus()
+        self.assertFalse(self.filter.host_passes(state, spec(numa_nodes=0)))
+        errors = self.errors()
+        self.assertEqual(1, len(errors), errors)
+        self.assertIn('phone-flavor', errors[0])
+        self.assertIn('hw:numa_nodes', errors[0])
+        self.assertNotIn('numa_topology', state.limits)
+
+    def test_render_request_with_two_guest_cells_rejected(self):
+        state = self.four_gpus()
+        self.assertFalse(self.filter.host_passes(
+            state, spec(vcpus=2, memory_mb=1024, numa_nodes=2)))
+        errors = self.errors()
+        self.assertEqual(1, len(errors), errors)
+        self.assertIn('phone-flavor', errors[0])
+        self.assertIn('hw:numa_nodes=2', errors[0])
+
+    def test_host_without_numa_topology_rejected(self):
+        state = self.four_gpus()
+        state.numa_topology = None
+        self.assertFalse(self.filter.host_passes(state, spec()))
+
+    def test_no_view_rejected(self):
+        state = self.four_gpus()
+        self.local.view = None
+        self.assertFalse(self.filter.host_passes(state, spec()))
+        errors = self.errors()
+        self.assertEqual(1, len(errors), errors)
+        self.assertIn('provider summaries', errors[0])
+
+    def test_candidates_that_cannot_co_locate_dropped(self):
+        # cell 0: no RAM left; cell 1: no vCPU left (4 CPUs x 4.0);
+        # cell 2: GPU full; cell 3: fits. Plus a GPU of unknown cell, one
+        # the view never saw and one candidate spanning two cells.
+        state = host_state(
+            usage={0: (0, CELL_MEMORY_MB - 256), 1: (CELL_CPUS * 4, 0)},
+            gpus=['gpu0', 'gpu1', 'full', 'nocell', 'unknown',
+                  ('gpu3', 'gpu0'), 'gpu3'])
+        self.set_view(render_provider('gpu0', 0),
+                      render_provider('gpu1', 1),
+                      render_provider('full', 2, used=10),
+                      render_provider('nocell', None),
+                      render_provider('gpu3', 3))
+        self.assertTrue(self.filter.host_passes(state, spec()))
+        self.assertEqual(['gpu3'], gpus_of(state))
+        self.assertEqual({names.cell_token(3)},
+                         self.cell_tokens(self.pinned_physnets(state)))
+
+    def test_the_same_host_fits_a_smaller_guest_on_cell_0(self):
+        """Control of the test above: cell 0 is dropped for its RAM only."""
+        state = host_state(usage={0: (0, CELL_MEMORY_MB - 256)},
+                           gpus=['gpu0'])
+        self.set_view(render_provider('gpu0', 0))
+        self.assertTrue(self.filter.host_passes(state, spec(memory_mb=256)))
+        self.assertFalse(self.filter.host_passes(
+            host_state(usage={0: (0, CELL_MEMORY_MB - 256)}, gpus=['gpu0']),
+            spec(memory_mb=512)))
+
+    def test_nothing_co_locatable_rejects_host(self):
+        state = host_state(usage={0: (0, CELL_MEMORY_MB)}, gpus=['gpu0'])
+        self.set_view(render_provider('gpu0', 0))
+        self.assertFalse(self.filter.host_passes(state, spec()))
+        self.assertEqual([], state.allocation_candidates)
+        self.assertNotIn('numa_topology', state.limits)
+
+    def test_least_loaded_first_and_limits_pinned_to_it(self):
+        state = self.four_gpus(used=(5, 1, 3, 1))
+        self.assertTrue(self.filter.host_passes(state, spec()))
+        self.assertEqual(['gpu1', 'gpu3', 'gpu2', 'gpu0'], gpus_of(state))
+        self.assertEqual({names.cell_token(1)},
+                         self.pinned_physnets(state))
+        limits = state.limits['numa_topology']
+        self.assertEqual(4.0, limits.cpu_allocation_ratio)
+        self.assertEqual(1.0, limits.ram_allocation_ratio)
+
+    def test_negative_multiplier_most_loaded_first(self):
+        self.conf.config(weight_multiplier=-2.0, group='gpu_numa')
+        state = self.four_gpus(used=(5, 1, 3, 10))
+        self.assertTrue(self.filter.host_passes(state, spec()))
+        # gpu3 is full: the busiest GPU with a free slot comes first.
+        self.assertEqual(['gpu0', 'gpu2', 'gpu1'], gpus_of(state))
+        self.assertEqual({names.cell_token(0)},
+                         self.pinned_physnets(state))
+
+    def test_aggregate_multiplier_overrides_config(self):
+        state = self.four_gpus(used=(5, 1, 3, 1))
+        state.aggregates = [objects.Aggregate(
+            id=1, name='pack', metadata={
+                names.WEIGHT_MULTIPLIER_AGGREGATE_KEY: '-1'})]
+        self.assertTrue(self.filter.host_passes(state, spec()))
+        self.assertEqual('gpu0', gpus_of(state)[0])
+
+    def test_real_physnets_kept_and_stale_token_replaced(self):
+        """NUMATopologyFilter's limits (and an earlier pass's token)."""
+        state = self.four_gpus(used=(5, 1, 3, 1))
+        state.limits['numa_topology'] = objects.NUMATopologyLimits(
+            cpu_allocation_ratio=4.0, ram_allocation_ratio=1.0,
+            network_metadata=objects.NetworkMetadata(
+                physnets={'physnet-a', names.cell_token(2)}, tunneled=True))
+        self.assertTrue(self.filter.host_passes(
+            state, spec(physnets=['physnet-a'])))
+        self.assertEqual({'physnet-a', names.cell_token(1)},
+                         self.pinned_physnets(state))
+        self.assertTrue(
+            state.limits['numa_topology'].network_metadata.tunneled)
+
+    def test_request_physnets_kept_without_earlier_limits(self):
+        state = self.four_gpus(used=(0, 1, 1, 1))
+        self.assertTrue(self.filter.host_passes(
+            state, spec(physnets=['physnet-a', 'physnet-b'])))
+        self.assertEqual({'physnet-a', 'physnet-b', names.cell_token(0)},
+                         self.pinned_physnets(state))
+
+    def test_pinned_limits_only_fit_their_cell(self):
+        """The limits the filter leaves make Nova's claim pick that cell."""
+        state = self.four_gpus(used=(5, 5, 0, 5))
+        self.assertTrue(self.filter.host_passes(state, spec()))
+        fitted = hardware.numa_fit_instance_to_host(
+            state.numa_topology, spec().numa_topology,
+            provider_mapping=None, limits=state.limits['numa_topology'])
+        self.assertEqual([2], [cell.id for cell in fitted.cells])
+
+
+class WeigherTestCase(PluginTestCase):
+
+    def test_non_render_request_weighs_zero(self):
+        self.set_view(render_provider('gpu0', 0, used=3))
+        self.assertEqual(0.0, self.weigher._weigh_object(
+            host_state(gpus=['gpu0']), spec(slots=0)))
+
+    def test_no_view_or_candidates_weigh_zero(self):
+        self.assertEqual(0.0, self.weigher._weigh_object(
+            host_state(gpus=['gpu0']), spec()))
+        self.set_view(render_provider('gpu0', 0, used=3))
+        self.assertEqual(0.0, self.weigher._weigh_object(
+            host_state(gpus=[]), spec()))
+
+    def test_weight_is_one_minus_first_candidates_load(self):
+        self.set_view(render_provider('gpu0', 0, used=3),
+                      render_provider('gpu1', 1, used=0))
+        self.assertAlmostEqual(0.7, self.weigher._weigh_object(
+            host_state(gpus=['gpu0', 'gpu1']), spec()))
+
+    def test_multiplier_from_config_and_aggregate(self):
+        self.conf.config(weight_multiplier=7.0, group='gpu_numa')
+        state = host_state()
+        self.assertEqual(7.0, self.weigher.weight_multiplier(state))
+        state.aggregates = [objects.Aggregate(
+            id=1, name='pack', metadata={
+                names.WEIGHT_MULTIPLIER_AGGREGATE_KEY: '-3'})]
+        self.assertEqual(-3.0, self.weigher.weight_multiplier(state))
+
+    def rank(self):
+        """Filter two hosts, then let Nova's handler weigh them."""
+        self.set_view(render_provider('a0', 0, used=4),
+                      render_provider('a1', 1, used=9),
+                      render_provider('b0', 0, used=3),
+                      render_provider('b1', 1, used=8))
+        hosts = [host_state('hostA', gpus=['a0', 'a1']),
+                 host_state('hostB', gpus=['b0', 'b1'])]
+        for state in hosts:
+            self.assertTrue(self.filter.host_passes(state, spec()))
+        weighed = weights.HostWeightHandler().get_weighed_objects(
+            [self.weigher], hosts, spec())
+        return [(w.obj.host, gpus_of(w.obj)[0]) for w in weighed]
+
+    def test_spread_prefers_host_with_least_loaded_gpu(self):
+        self.assertEqual([('hostB', 'b0'), ('hostA', 'a0')], self.rank())
+
+    def test_pack_prefers_host_with_busiest_gpu_with_room(self):
+        self.conf.config(weight_multiplier=-1.0, group='gpu_numa')
+        self.assertEqual([('hostA', 'a1'), ('hostB', 'b1')], self.rank())
