@@ -84,3 +84,17 @@ def check_same_cell(instance, node):
             instance=instance.uuid,
             guest_cells=sorted(cells) or 'none (no hw:numa_nodes)',
             devnode=node.devnode, gpu_cell=node.numa_node)
+
+
+def drop_insecure_loader_flag(guest):
+    """Let libvirt >= 8.6 define an autoselected-UEFI guest.
+
+    Nova writes ``<os firmware='efi'>`` with ``<loader secure='no'/>`` for
+    UEFI guests (every aarch64 phone); libvirt 9 refuses that pair ("loader
+    attribute 'secure' cannot be specified when firmware autoselection is
+    enabled"). ``secure='no'`` asks for nothing, so it is dropped; a
+    requested secure boot (``secure='yes'``) is left as Nova wrote it.
+    """
+    if guest.os_firmware and guest.os_loader_secure is False:
+        guest.os_loader_secure = None
+    return guest

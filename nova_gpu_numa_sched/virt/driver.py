@@ -150,4 +150,5 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         if node is not None:
             guest_devices.check_same_cell(instance, node)
             guest_devices.attach_render_node(guest, node.devnode)
+            guest_devices.drop_insecure_loader_flag(guest)
         return guest

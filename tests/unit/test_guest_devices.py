@@ -134,3 +134,38 @@ class CheckSameCellTestCase(testtools.TestCase):
                                   instance_on(), NODE)
         self.assertIn('none (no hw:numa_nodes)', str(error))
         self.assertIn('/dev/dri/renderD129', str(error))
+
+
+class InsecureLoaderFlagTest(testtools.TestCase):
+    """An autoselected-UEFI guest must not carry loader secure='no'."""
+
+    def _guest(self, firmware, secure):
+        guest = vconfig.LibvirtConfigGuest()
+        guest.virt_type = 'qemu'
+        guest.name = 'phone'
+        guest.uuid = uuids.phone
+        guest.memory = 1024 * 1024
+        guest.vcpus = 1
+        guest.os_type = 'hvm'
+        guest.os_loader = '/usr/share/AAVMF/AAVMF_CODE.fd'
+        guest.os_loader_type = 'pflash'
+        guest.os_firmware = firmware
+        guest.os_loader_secure = secure
+        return guest
+
+    def test_secure_no_dropped_with_autoselection(self):
+        guest = guest_devices.drop_insecure_loader_flag(
+            self._guest('efi', False))
+        xml = etree.fromstring(guest.to_xml())
+        self.assertIsNone(xml.find('./os/loader').get('secure'))
+        self.assertEqual('efi', xml.find('./os').get('firmware'))
+
+    def test_requested_secure_boot_kept(self):
+        guest = guest_devices.drop_insecure_loader_flag(
+            self._guest('efi', True))
+        self.assertTrue(guest.os_loader_secure)
+
+    def test_no_autoselection_untouched(self):
+        guest = guest_devices.drop_insecure_loader_flag(
+            self._guest(None, False))
+        self.assertIs(False, guest.os_loader_secure)

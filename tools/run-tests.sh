@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): bootstrap, start libvirtd, run
+# flake8 and the whole stestr suite, then print one closing line
+#
+#     N passed, N failed, N skipped
+#
+# Exits non-zero when flake8 or any test fails, or when no test ran. The
+# tests of guest XML against the real libvirtd fail instead of skipping
+# (GPU_NUMA_REQUIRE_LIBVIRTD=1).
+#
+# Without arguments the suite runs in two stestr runs: first everything but
+# tests/libvirtd (the functional tests write the guest XML that Nova
+# generated into $GPU_NUMA_GUEST_XML_DIR), then tests/libvirtd, which defines
+# the hand-written samples and that XML in libvirtd. The folder is a fresh
+# temporary copy of tests/libvirtd/samples unless GPU_NUMA_GUEST_XML_DIR is
+# set. With arguments, one "stestr run ARGS" (for example a test id regex:
+# bash tools/run-tests.sh tests.unit).
+set -uo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO_ROOT" || exit 1
+
+CONCURRENCY=${STESTR_CONCURRENCY:-2}
+LIBVIRTD_TESTS='^tests\.libvirtd\.'
+
+bash tools/bootstrap.sh || { echo "run-tests: bootstrap failed" >&2; exit 1; }
+bash tools/start-libvirtd.sh || {
+    echo "run-tests: libvirtd could not be started" >&2; exit 1; }
+
+# shellcheck disable=SC1091
+source .venv/bin/activate
+export GPU_NUMA_REQUIRE_LIBVIRTD=1
+export PYTHONDONTWRITEBYTECODE=1
+
+log=$(mktemp)
+cleanup=("$log")
+trap 'rm -rf "${cleanup[@]}"' EXIT
+if [ -z "${GPU_NUMA_GUEST_XML_DIR:-}" ]; then
+    GPU_NUMA_GUEST_XML_DIR=$(mktemp -d)
+    cleanup+=("$GPU_NUMA_GUEST_XML_DIR")
+    cp tests/libvirtd/samples/*.xml "$GPU_NUMA_GUEST_XML_DIR"/ 2>/dev/null
+fi
+export GPU_NUMA_GUEST_XML_DIR
+
+echo "run-tests: flake8"
+flake8_rc=0
+flake8 || flake8_rc=$?
+if [ "$flake8_rc" -eq 0 ]; then
+    echo "run-tests: flake8 passed"
+else
+    echo "run-tests: flake8 FAILED (exit $flake8_rc)"
+fi
+
+stestr_rc=0
+run_stestr() {
+    echo "run-tests: stestr run $*"
+    stestr run "$@" 2>&1 | tee -a "$log"
+    local rc=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] || stestr_rc=$rc
+    echo >> "$log"
+}
+if [ $# -eq 0 ]; then
+    run_stestr --concurrency "$CONCURRENCY" --exclude-regex "$LIBVIRTD_TESTS"
+    echo "run-tests: guest XML to define:" \
+         "$(cd "$GPU_NUMA_GUEST_XML_DIR" && echo *.xml)"
+    run_stestr --concurrency 1 --combine "$LIBVIRTD_TESTS"
+else
+    run_stestr --concurrency "$CONCURRENCY" "$@"
+fi
+
+# Counts from the Totals blocks that stestr printed for these very runs
+# (not "stestr last", which would show an older run if one never started).
+count() {
+    sed -n "s/^ - $1: \([0-9][0-9]*\).*/\1/p" "$log" |
+        awk '{ n += $1 } END { print n + 0 }'
+}
+passed=$(( $(count Passed) + $(count 'Expected Fail') ))
+failed=$(( $(count Failed) + $(count 'Unexpected Success') ))
+skipped=$(count Skipped)
+
+rc=0
+if [ "$stestr_rc" -ne 0 ]; then
+    rc=1
+    if [ "$failed" -eq 0 ]; then
+        # Import errors at discovery or a crashed worker: no test failed
+        # on its own, but the run did.
+        echo
+        echo "run-tests: stestr exited $stestr_rc (discovery or runner" \
+             "error), counted as one failure"
+        failed=1
+    fi
+fi
+if [ "$flake8_rc" -ne 0 ]; then
+    echo "run-tests: flake8 failed, counted as one failure"
+    failed=$((failed + 1))
+    rc=1
+fi
+if [ $((passed + failed)) -eq 0 ]; then
+    echo "run-tests: no test ran"
+    rc=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$rc"
