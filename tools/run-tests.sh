@@ -63,6 +63,13 @@ if [ $# -eq 0 ]; then
     run_stestr --concurrency "$CONCURRENCY" --exclude-regex "$LIBVIRTD_TESTS"
     echo "run-tests: guest XML to define:" \
          "$(cd "$GPU_NUMA_GUEST_XML_DIR" && echo *.xml)"
+    # The functional tests write nova's own phone XML; it must be there.
+    for xml in nova-x86_64-phone.xml nova-aarch64-phone.xml; do
+        if [ ! -f "$GPU_NUMA_GUEST_XML_DIR/$xml" ]; then
+            echo "run-tests: $xml was not written by the functional tests"
+            stestr_rc=1
+        fi
+    done
     run_stestr --concurrency 1 --combine "$LIBVIRTD_TESTS"
 else
     run_stestr --concurrency "$CONCURRENCY" "$@"

@@ -66,3 +66,12 @@ class MoveTest(base.GpuNumaTestBase):
         after = self.placed(server)
         self.assertEqual(before.host, after.host)
         self.assertEqual(before.rendernode, after.rendernode)
+
+    def test_unshelve_lands_on_a_gpu_cell(self):
+        server, before = self._boot()
+        self.flags(shelved_offload_time=0)
+        server = self._shelve_server(server)
+        self.assertEqual({}, self._get_allocations_by_server_uuid(
+            server['id']))
+        server = self._unshelve_server(server)
+        self.assertColocated(server)
