@@ -15,6 +15,7 @@ from nova.compute import resource_tracker
 from demo import layout
 from nova_gpu_numa_sched import claim_cell
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import placement_report
 from tests.functional import base
 from tests.functional import fake_drm
 
@@ -147,7 +148,8 @@ class _Fleet:
         for hostname, _ in layout.HOSTS:
             providers = self.render_providers(hostname)
             for gpu in self.drm[hostname].gpus:
-                rp = providers['%s_%s' % (hostname, gpu.pci_address)]
+                rp = providers[placement_report.provider_name(
+                    hostname, gpu.pci_address)]
                 slots.append((hostname, gpu.devnode,
                               names.cell_from_traits(rp['traits']),
                               rp['usage'], rp['inventory']['total']))

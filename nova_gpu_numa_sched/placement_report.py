@@ -1,10 +1,11 @@
 """Report render nodes to Placement as child providers of the compute node.
 
-One provider per render node, named ``<nodename>_<key>``, with an inventory
-of ``CUSTOM_GPU_RENDER_SLOT`` and one concrete ``Resource`` per slot, so that
-the resource tracker hands each instance a named slot (and so a render node)
-at claim time. Slots held by instances are never dropped: when the GPU
-vanishes or its slot count shrinks, what cannot be removed is reserved.
+One provider per render node, named ``<nodename>_render_<key>``, with an
+inventory of ``CUSTOM_GPU_RENDER_SLOT`` and one concrete ``Resource`` per
+slot, so that the resource tracker hands each instance a named slot (and so
+a render node) at claim time. Slots held by instances are never dropped:
+when the GPU vanishes or its slot count shrinks, what cannot be removed is
+reserved.
 """
 
 import os_traits
@@ -20,7 +21,7 @@ _SLOT_SEPARATOR = '#slot'
 
 
 def provider_name(nodename, node_key):
-    return '%s_%s' % (nodename, node_key)
+    return '%s_render_%s' % (nodename, node_key)
 
 
 def slot_identifier(node_key, index):

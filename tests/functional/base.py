@@ -18,6 +18,7 @@ from nova.tests.functional.libvirt import base
 
 from nova_gpu_numa_sched import claim_cell
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import placement_report
 from nova_gpu_numa_sched.virt import driver as gpu_driver
 from tests.functional import fake_drm
 
@@ -141,7 +142,8 @@ class GpuNumaTestBase(base.ServersTestBase):
         for hostname, drm in self.drm.items():
             rps = self.render_providers(hostname)
             for gpu in drm.gpus:
-                rp = rps.get('%s_%s' % (hostname, gpu.pci_address))
+                rp = rps.get(placement_report.provider_name(
+                    hostname, gpu.pci_address))
                 if rp is not None:
                     usage[(hostname, gpu.devnode)] = rp['usage']
         return usage

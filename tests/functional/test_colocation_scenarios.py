@@ -241,7 +241,8 @@ class DeviceSpecTest(ColocationScenarioBase):
                    group='gpu_numa')
         gpus = fake_drm.gpus_on_cells([0, 1])
         self.start_gpu_compute('host1', cells=2, gpus=gpus)
-        self.assertEqual(['host1_%s' % gpus[1].pci_address],
+        self.assertEqual(
+            [placement_report.provider_name('host1', gpus[1].pci_address)],
                          list(self.render_providers('host1')))
         server, = self.boot_phones(1)
         self.assertEqual('/dev/dri/renderD129',
@@ -256,7 +257,8 @@ class DeviceSpecTest(ColocationScenarioBase):
         gpus = fake_drm.gpus_on_cells([0, 1])
         self.start_gpu_compute('host1', cells=2, gpus=gpus)
         self.assertEqual(
-            {'host1_0000:03:00.0': (3, 0), 'host1_0000:04:00.0': (8, 0)},
+            {placement_report.provider_name('host1', '0000:03:00.0'): (3, 0),
+             placement_report.provider_name('host1', '0000:04:00.0'): (8, 0)},
             {name: (rp['inventory']['total'], rp['inventory']['reserved'])
              for name, rp in self.render_providers('host1').items()})
 

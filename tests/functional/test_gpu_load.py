@@ -12,6 +12,7 @@ import collections
 import os
 
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import placement_report
 from tests.functional import base
 from tests.functional import fake_drm
 
@@ -81,7 +82,7 @@ class GpuLoadTest(base.GpuNumaTestBase):
     def rp_traits(self, hostname, devnode):
         gpu = next(g for g in self.drm[hostname].gpus if g.devnode == devnode)
         rp = self.render_providers(hostname)[
-            '%s_%s' % (hostname, gpu.pci_address)]
+            placement_report.provider_name(hostname, gpu.pci_address)]
         return set(rp['traits'])
 
     # Spreading -------------------------------------------------------------

@@ -252,7 +252,7 @@ class ClaimCellTestCase(testtools.TestCase):
             self.tree, NODENAME, [render_node.RenderNode(
                 key='0000:83:00.0', devnode='/dev/dri/renderD128',
                 numa_node=3, slots=2)], {})
-        rp = self.tree.data('compute1_0000:83:00.0').uuid
+        rp = self.tree.data('compute1_render_0000:83:00.0').uuid
         pinned = self.pin(self.allocations(rp), {})
         self.assertEqual({'gpu-numa-cell-3'},
                          pinned['numa_topology'].network_metadata.physnets)

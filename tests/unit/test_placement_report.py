@@ -13,6 +13,9 @@ from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import placement_report
 from nova_gpu_numa_sched import render_node
 
+AMD_RP = placement_report.provider_name('compute1', '0000:83:00.0')
+PANFROST_RP = placement_report.provider_name('compute1', 'drm_renderD129')
+
 objects.register_all()
 
 NODENAME = 'compute1'
@@ -62,9 +65,9 @@ class PlacementReportTestCase(testtools.TestCase):
     def test_one_child_per_render_node(self):
         self.update([AMD, PANFROST],
                     load_traits={AMD.key: 'CUSTOM_GPU_LOAD_30'})
-        self.assertEqual(['compute1_0000:83:00.0', 'compute1_drm_renderD129'],
+        self.assertEqual([AMD_RP, PANFROST_RP],
                          self.children())
-        amd = self.tree.data('compute1_0000:83:00.0')
+        amd = self.tree.data(AMD_RP)
         self.assertEqual(uuids.compute1, amd.parent_uuid)
         self.assertEqual({RC: {'total': 4, 'reserved': 0, 'min_unit': 1,
                                'max_unit': 4, 'step_size': 1,
@@ -74,9 +77,9 @@ class PlacementReportTestCase(testtools.TestCase):
              'CUSTOM_GPU_VENDOR_1002', 'CUSTOM_GPU_PRODUCT_73BF',
              'CUSTOM_GPU_LOAD_30'}, amd.traits)
         self.assertEqual(['0000:83:00.0#slot%d' % i for i in range(4)],
-                         self.identifiers('compute1_0000:83:00.0'))
+                         self.identifiers(AMD_RP))
 
-        panfrost = self.tree.data('compute1_drm_renderD129')
+        panfrost = self.tree.data(PANFROST_RP)
         self.assertEqual((2, 0, 2), self.inventory(panfrost.name))
         # No PCI ids and no load reading: only owner and cell.
         self.assertEqual({os_traits.OWNER_NOVA, 'CUSTOM_NUMA_NODE_0'},
@@ -84,7 +87,7 @@ class PlacementReportTestCase(testtools.TestCase):
         self.assertEqual(['drm_renderD129#slot0', 'drm_renderD129#slot1'],
                          self.identifiers(panfrost.name))
         self.assertEqual(
-            {'compute1_0000:83:00.0', 'compute1_drm_renderD129'},
+            {AMD_RP, PANFROST_RP},
             set(placement_report.owned_providers(self.tree, NODENAME)))
 
     def test_rerun_is_idempotent(self):
@@ -98,62 +101,62 @@ class PlacementReportTestCase(testtools.TestCase):
     def test_load_trait_is_replaced(self):
         self.update([AMD], load_traits={AMD.key: 'CUSTOM_GPU_LOAD_30'})
         self.update([AMD], load_traits={AMD.key: 'CUSTOM_GPU_LOAD_50'})
-        traits = self.tree.data('compute1_0000:83:00.0').traits
+        traits = self.tree.data(AMD_RP).traits
         self.assertIn('CUSTOM_GPU_LOAD_50', traits)
         self.assertNotIn('CUSTOM_GPU_LOAD_30', traits)
         self.update([AMD])
         self.assertEqual(
-            set(), {t for t in self.tree.data('compute1_0000:83:00.0').traits
+            set(), {t for t in self.tree.data(AMD_RP).traits
                     if t.startswith(names.LOAD_TRAIT_PREFIX)})
 
     def test_slots_grow(self):
         self.update([AMD])
         self.update([gpu(AMD.key, 1, 6)])
-        self.assertEqual((6, 0, 6), self.inventory('compute1_0000:83:00.0'))
-        self.assertEqual(6, len(self.identifiers('compute1_0000:83:00.0')))
+        self.assertEqual((6, 0, 6), self.inventory(AMD_RP))
+        self.assertEqual(6, len(self.identifiers(AMD_RP)))
 
     def test_slots_shrink_below_held(self):
         """Held slots beyond the new range stay, reserved, not dropped."""
         self.update([AMD])
-        rp = self.tree.data('compute1_0000:83:00.0').uuid
+        rp = self.tree.data(AMD_RP).uuid
         held = {rp: {'0000:83:00.0#slot0', '0000:83:00.0#slot3'}}
         self.update([gpu(AMD.key, 1, 2)], held=held)
         self.assertEqual(
             ['0000:83:00.0#slot0', '0000:83:00.0#slot1',
              '0000:83:00.0#slot3'],
-            self.identifiers('compute1_0000:83:00.0'))
+            self.identifiers(AMD_RP))
         # total covers the held slot; only 2 may be allocated.
-        self.assertEqual((3, 1, 3), self.inventory('compute1_0000:83:00.0'))
+        self.assertEqual((3, 1, 3), self.inventory(AMD_RP))
         self.assertIn('now has 2 slot(s) but 1 are in use outside that range',
                       self.log.output)
         # Once freed, the provider shrinks to the configured slots.
         self.update([gpu(AMD.key, 1, 2)], held={rp: {'0000:83:00.0#slot0'}})
-        self.assertEqual((2, 0, 2), self.inventory('compute1_0000:83:00.0'))
+        self.assertEqual((2, 0, 2), self.inventory(AMD_RP))
         self.assertEqual(['0000:83:00.0#slot0', '0000:83:00.0#slot1'],
-                         self.identifiers('compute1_0000:83:00.0'))
+                         self.identifiers(AMD_RP))
 
     def test_held_slots_of_other_providers_are_ignored(self):
         self.update([AMD, PANFROST])
-        other = self.tree.data('compute1_drm_renderD129').uuid
+        other = self.tree.data(PANFROST_RP).uuid
         self.update([AMD], held={other: {'drm_renderD129#slot1'},
                                  uuids.elsewhere: {'0000:83:00.0#slot9'}})
-        self.assertEqual((4, 0, 4), self.inventory('compute1_0000:83:00.0'))
+        self.assertEqual((4, 0, 4), self.inventory(AMD_RP))
 
     def test_vanished_gpu_with_held_slots_is_kept_reserved(self):
         self.update([AMD, PANFROST])
-        rp = self.tree.data('compute1_0000:83:00.0').uuid
+        rp = self.tree.data(AMD_RP).uuid
         held = {rp: {'0000:83:00.0#slot2'}}
         self.update([PANFROST], held=held)
-        self.assertEqual(['compute1_0000:83:00.0', 'compute1_drm_renderD129'],
+        self.assertEqual([AMD_RP, PANFROST_RP],
                          self.children())
-        amd = self.tree.data('compute1_0000:83:00.0')
+        amd = self.tree.data(AMD_RP)
         self.assertEqual(rp, amd.uuid)
         self.assertEqual((1, 1, 1), self.inventory(amd.name))
         self.assertEqual(['0000:83:00.0#slot2'], self.identifiers(amd.name))
         # The cell trait stays: the instance is still on that cell.
         self.assertIn('CUSTOM_NUMA_NODE_1', amd.traits)
-        self.assertIn('WARNING Render node provider compute1_0000:83:00.0 is '
-                      'gone or deselected but 1 slot(s) are in use',
+        self.assertIn('WARNING Render node provider %s is gone or '
+                      'deselected but 1 slot(s) are in use' % AMD_RP,
                       self.log.output)
         # When the GPU comes back, its slots are usable again.
         self.update([AMD, PANFROST], held=held)
@@ -163,9 +166,9 @@ class PlacementReportTestCase(testtools.TestCase):
     def test_vanished_gpu_without_held_slots_is_removed(self):
         self.update([AMD, PANFROST])
         self.update([PANFROST])
-        self.assertEqual(['compute1_drm_renderD129'], self.children())
-        self.assertFalse(self.tree.exists('compute1_0000:83:00.0'))
-        self.assertIn('Removing render node provider compute1_0000:83:00.0',
+        self.assertEqual([PANFROST_RP], self.children())
+        self.assertFalse(self.tree.exists(AMD_RP))
+        self.assertIn('Removing render node provider %s' % AMD_RP,
                       self.log.output)
         self.update([])
         self.assertEqual([], self.children())
@@ -208,6 +211,6 @@ class SlotIdentifierTestCase(testtools.TestCase):
                          placement_report.slot_identifier('0000:83:00.0', 5))
 
     def test_provider_name(self):
-        self.assertEqual('compute1_0000:83:00.0',
+        self.assertEqual(AMD_RP,
                          placement_report.provider_name('compute1',
                                                         '0000:83:00.0'))
