@@ -42,7 +42,14 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         self._render_nodes = {}
         self._layout = None
         self._held = None
+        self._service_host = CONF.host
         claim_cell.install()
+
+    def init_host(self, host):
+        # Instances record the compute service's host, which need not be
+        # the hypervisor's hostname.
+        self._service_host = host
+        return super().init_host(host)
 
     def _get_host_numa_topology(self):
         return cell_limits.add_cell_tokens(super()._get_host_numa_topology())
@@ -72,7 +79,7 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         shrinking = self._layout is None or any(
             layout.get(key, 0) < slots for key, slots in self._layout.items())
         if shrinking or self._held_outside(layout):
-            self._held = held_slots.held_slots(self._host.get_hostname(),
+            self._held = held_slots.held_slots(self._service_host,
                                                nodename)
         self._layout = layout
         return self._held or {}
