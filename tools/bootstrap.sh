@@ -147,6 +147,9 @@ install_project() {
         "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation \
         --force-reinstall "$REPO_ROOT"
     rm -rf build ./*.egg-info
+    # stevedore caches entry points per sys.path; a reinstall under the same
+    # version may change them (Nova loads extra spec validators that way).
+    rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/python-entrypoints"
 }
 
 start=$SECONDS

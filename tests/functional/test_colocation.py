@@ -1,5 +1,7 @@
 """A phone's render node, vCPUs and RAM share one host NUMA cell."""
 
+from nova.tests.functional.api import client
+
 from tests.functional import base
 from tests.functional import fake_drm
 
@@ -18,3 +20,34 @@ class ColocationTest(base.GpuNumaTestBase):
             placed = self.assertColocated(server)
             cells.add(placed.gpu_cell)
         self.assertEqual({1, 3}, cells)
+
+
+class FlavorValidationTest(base.GpuNumaTestBase):
+    """A bad render-slot extra spec is refused at the API, key named."""
+
+    def test_non_integer_slot_count_rejected(self):
+        flavor = self._create_flavor(vcpu=1, memory_mb=512, disk=1,
+                                     ephemeral=0)
+        error = self.assertRaises(
+            client.OpenStackApiException,
+            self.admin_api.post_extra_spec, flavor,
+            {'extra_specs': {'hw:numa_nodes': '1',
+                             'resources:CUSTOM_GPU_RENDER_SLOT': 'one'}})
+        self.assertEqual(400, error.response.status_code)
+        self.assertIn("extra spec 'resources:CUSTOM_GPU_RENDER_SLOT' must "
+                      "be an integer >= 0", str(error))
+
+    def test_negative_and_suffixed_bad_values_rejected(self):
+        flavor = self._create_flavor(vcpu=1, memory_mb=512, disk=1,
+                                     ephemeral=0)
+        for key, value in (('resources:CUSTOM_GPU_RENDER_SLOT', '-1'),
+                           ('resources_GPU:CUSTOM_GPU_RENDER_SLOT', 'x')):
+            error = self.assertRaises(
+                client.OpenStackApiException,
+                self.admin_api.post_extra_spec, flavor,
+                {'extra_specs': {key: value}})
+            self.assertEqual(400, error.response.status_code)
+
+    def test_valid_slot_specs_accepted(self):
+        self.phone_flavor()
+        self.phone_flavor(group='_GPU')

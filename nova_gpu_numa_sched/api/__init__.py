@@ -1,0 +1,1 @@
+"""API side: extra spec validation for nova-api."""
