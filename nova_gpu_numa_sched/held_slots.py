@@ -13,7 +13,8 @@ from nova import objects
 from nova_gpu_numa_sched import names
 
 
-def _render_resources(resources):
+def render_resources(resources):
+    """The render slots among an instance's assigned resources."""
     return [res for res in resources or ()
             if res.resource_class == names.RESOURCE_CLASS]
 
@@ -25,7 +26,7 @@ def held_slots(host, nodename):
     instances = objects.InstanceList.get_by_host(
         ctxt, host, expected_attrs=['resources', 'migration_context'])
     for instance in instances:
-        resources.extend(_render_resources(instance.resources))
+        resources.extend(render_resources(instance.resources))
         resources.extend(_migration_resources(instance.migration_context))
     migrations = objects.MigrationList.get_in_progress_and_error(
         ctxt, host, nodename)
@@ -48,6 +49,6 @@ def _migration_resources(migration_context):
     found = []
     for field in ('old_resources', 'new_resources'):
         if field in migration_context:
-            found.extend(_render_resources(
+            found.extend(render_resources(
                 getattr(migration_context, field)))
     return found

@@ -110,18 +110,13 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         # LibvirtDriver keeps its own copy; keep our children in it.
         self.provider_tree = copy.deepcopy(provider_tree)
 
-    @staticmethod
-    def _render_slots(instance):
-        return [res for res in instance.resources or ()
-                if res.resource_class == names.RESOURCE_CLASS]
-
     def check_can_live_migrate_source(self, context, instance,
                                       dest_check_data,
                                       block_device_info=None):
         # QEMU blocks migration of a virgl GPU ("virgl is not yet
         # migratable"); fail the pre-check with a reason instead of
         # leaving the migration to fail inside libvirt.
-        if self._render_slots(instance):
+        if held_slots.render_resources(instance.resources):
             raise exception.MigrationPreCheckError(
                 reason='instance %s renders through a host GPU (%s); QEMU '
                        'cannot live migrate a virgl device. Use cold '
@@ -133,7 +128,7 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def _render_node_of(self, instance):
         """The render node of the instance's allocated slot, or None."""
-        slots = self._render_slots(instance)
+        slots = held_slots.render_resources(instance.resources)
         if not slots:
             return None
         keys = sorted({placement_report.node_key_of_slot(res.identifier)
