@@ -13,9 +13,9 @@ import typing as ty
 from nova.compute import resource_tracker
 
 from demo import layout
-from nova_gpu_numa_sched import claim_cell
+from nova_gpu_numa_sched.compute import claim_cell
+from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched import names
-from nova_gpu_numa_sched import placement_report
 from tests.functional import base
 from tests.functional import fake_drm
 

@@ -16,10 +16,10 @@ from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base
 
-from nova_gpu_numa_sched import claim_cell
+from nova_gpu_numa_sched.compute import claim_cell
+from nova_gpu_numa_sched.compute import driver as gpu_driver
+from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched import names
-from nova_gpu_numa_sched import placement_report
-from nova_gpu_numa_sched.virt import driver as gpu_driver
 from tests.functional import fake_drm
 
 CONF = base.CONF
@@ -55,7 +55,7 @@ class GpuNumaTestBase(base.ServersTestBase):
         # Utilisation is read from this fake sysfs; empty = unknown.
         self.sysfs_root = self.useFixture(base.fixtures.TempDir()).path
         self.useFixture(base.fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.virt.driver.GpuNumaLibvirtDriver.'
+            'nova_gpu_numa_sched.compute.driver.GpuNumaLibvirtDriver.'
             'sysfs_root', self.sysfs_root))
         get_guest_xml = gpu_driver.GpuNumaLibvirtDriver._get_guest_xml
         test = self
@@ -66,7 +66,7 @@ class GpuNumaTestBase(base.ServersTestBase):
             return xml
 
         self.useFixture(base.fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.virt.driver.GpuNumaLibvirtDriver.'
+            'nova_gpu_numa_sched.compute.driver.GpuNumaLibvirtDriver.'
             '_get_guest_xml', capture_guest_xml))
 
     def _setup_compute_service(self):
@@ -250,7 +250,7 @@ class StockNovaTestBase(GpuNumaTestBase):
         # keep the driver from wrapping them again. Plain setattr, as
         # fixtures.MonkeyPatch would copy the wrapper's mark onto its own.
         self.useFixture(base.fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.claim_cell.install', lambda: None))
+            'nova_gpu_numa_sched.compute.claim_cell.install', lambda: None))
         tracker = resource_tracker.ResourceTracker
         for name in ('instance_claim', '_move_claim'):
             method = tracker.__dict__[name]
@@ -258,7 +258,7 @@ class StockNovaTestBase(GpuNumaTestBase):
                 setattr(tracker, name, method.__wrapped__)
                 self.addCleanup(setattr, tracker, name, method)
         self.useFixture(base.fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.guest_devices.check_same_cell',
+            'nova_gpu_numa_sched.compute.guest_devices.check_same_cell',
             lambda instance, node: None))
 
     def _setup_scheduler_service(self):

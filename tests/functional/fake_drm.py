@@ -10,7 +10,7 @@ import typing as ty
 
 from nova.tests.fixtures import libvirt as fakelibvirt
 
-from nova_gpu_numa_sched import discovery
+from nova_gpu_numa_sched.compute import discovery
 
 
 @dataclasses.dataclass

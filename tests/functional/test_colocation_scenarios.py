@@ -12,8 +12,8 @@ from lxml import etree
 from nova import exception
 from nova.tests.fixtures import libvirt as fakelibvirt
 
+from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched import names
-from nova_gpu_numa_sched import placement_report
 from tests.functional import base
 from tests.functional import fake_drm
 

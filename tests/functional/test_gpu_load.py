@@ -11,8 +11,8 @@ RAM and the slots would drift apart.
 import collections
 import os
 
+from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched import names
-from nova_gpu_numa_sched import placement_report
 from tests.functional import base
 from tests.functional import fake_drm
 

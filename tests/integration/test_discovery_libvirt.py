@@ -16,8 +16,8 @@ import fixtures
 import libvirt
 import testtools
 
-from nova_gpu_numa_sched import device_spec
-from nova_gpu_numa_sched import discovery
+from nova_gpu_numa_sched.compute import device_spec
+from nova_gpu_numa_sched.compute import discovery
 
 _PCI = """
   <device><name>pci_0000_%(bus)02x_00_0</name><parent>computer</parent>

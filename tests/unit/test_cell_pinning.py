@@ -10,10 +10,10 @@ from oslo_utils.fixture import uuidsentinel as uuids
 import testtools
 
 from nova_gpu_numa_sched import cell_limits
-from nova_gpu_numa_sched import claim_cell
+from nova_gpu_numa_sched.compute import claim_cell
+from nova_gpu_numa_sched.compute import placement_report
+from nova_gpu_numa_sched.compute import render_node
 from nova_gpu_numa_sched import names
-from nova_gpu_numa_sched import placement_report
-from nova_gpu_numa_sched import render_node
 
 objects.register_all()
 

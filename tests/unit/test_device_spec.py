@@ -6,8 +6,8 @@ import fixtures
 from nova import exception
 import testtools
 
-from nova_gpu_numa_sched import device_spec
-from nova_gpu_numa_sched import render_node
+from nova_gpu_numa_sched.compute import device_spec
+from nova_gpu_numa_sched.compute import render_node
 
 
 def node(devnode, numa_node, pci_address=None, key=None):

@@ -6,8 +6,8 @@ from nova.virt.libvirt import config as vconfig
 from oslo_utils.fixture import uuidsentinel as uuids
 import testtools
 
-from nova_gpu_numa_sched import guest_devices
-from nova_gpu_numa_sched import render_node
+from nova_gpu_numa_sched.compute import guest_devices
+from nova_gpu_numa_sched.compute import render_node
 
 objects.register_all()
 

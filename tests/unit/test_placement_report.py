@@ -9,9 +9,9 @@ import os_traits
 from oslo_utils.fixture import uuidsentinel as uuids
 import testtools
 
+from nova_gpu_numa_sched.compute import placement_report
+from nova_gpu_numa_sched.compute import render_node
 from nova_gpu_numa_sched import names
-from nova_gpu_numa_sched import placement_report
-from nova_gpu_numa_sched import render_node
 
 AMD_RP = placement_report.provider_name('compute1', '0000:83:00.0')
 PANFROST_RP = placement_report.provider_name('compute1', 'drm_renderD129')

@@ -10,10 +10,10 @@ from unittest import mock
 import fixtures
 import testtools
 
-from nova_gpu_numa_sched import render_node
-from nova_gpu_numa_sched import utilization
-from nova_gpu_numa_sched.utilization import nvml
-from nova_gpu_numa_sched.utilization import sysfs
+from nova_gpu_numa_sched.compute import render_node
+from nova_gpu_numa_sched.compute import utilization
+from nova_gpu_numa_sched.compute.utilization import nvml
+from nova_gpu_numa_sched.compute.utilization import sysfs
 
 GIB = 1024 ** 3
 AMD_NODE = render_node.RenderNode(
@@ -30,13 +30,13 @@ class ReaderTestCase(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.utilization.sysfs._reported', set()))
+            'nova_gpu_numa_sched.compute.utilization.sysfs._reported', set()))
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.utilization.nvml._reported', set()))
+            'nova_gpu_numa_sched.compute.utilization.nvml._reported', set()))
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.utilization.nvml._tried', False))
+            'nova_gpu_numa_sched.compute.utilization.nvml._tried', False))
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.utilization.nvml._pynvml', None))
+            'nova_gpu_numa_sched.compute.utilization.nvml._pynvml', None))
         # No test may reach a real NVML; None makes the import fail.
         self.set_pynvml(None)
         self.log = self.useFixture(fixtures.FakeLogger(
@@ -176,7 +176,7 @@ class SysfsTestCase(ReaderTestCase):
     def test_device_vanishes_while_reading(self):
         self.make_device(gpu_busy_percent='40')
         self.useFixture(fixtures.MockPatch(
-            'nova_gpu_numa_sched.utilization.sysfs.open', create=True,
+            'nova_gpu_numa_sched.compute.utilization.sysfs.open', create=True,
             side_effect=OSError(errno.ENODEV, 'No such device')))
         self.assertIsNone(self.read())
         self.assertIsNone(self.read())
@@ -196,7 +196,7 @@ class SysfsTestCase(ReaderTestCase):
     def test_file_vanishes_while_reading(self):
         self.make_device(gpu_busy_percent='40')
         self.useFixture(fixtures.MockPatch(
-            'nova_gpu_numa_sched.utilization.sysfs.open', create=True,
+            'nova_gpu_numa_sched.compute.utilization.sysfs.open', create=True,
             side_effect=FileNotFoundError(errno.ENOENT, 'gone')))
         self.assertIsNone(self.read())
         self.assertEqual([], self.warnings())

@@ -7,6 +7,6 @@ nova-gpu-numa-sched; the plugin ships no ``nova/__init__.py`` or
 ``nova/virt/__init__.py`` of its own, and Nova's files stay untouched.
 """
 
-from nova_gpu_numa_sched.virt.driver import GpuNumaLibvirtDriver  # noqa
+from nova_gpu_numa_sched.compute.driver import GpuNumaLibvirtDriver  # noqa
 
 __all__ = ['GpuNumaLibvirtDriver']

@@ -8,7 +8,7 @@ holds, so no sysfs parsing or extra privileges are needed.
 from lxml import etree
 from oslo_log import log as logging
 
-from nova_gpu_numa_sched import render_node
+from nova_gpu_numa_sched.compute import render_node
 
 LOG = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ node's provider.
 import dataclasses
 import typing as ty
 
+from nova_gpu_numa_sched.compute import render_node as rn
+from nova_gpu_numa_sched.compute.utilization import nvml
+from nova_gpu_numa_sched.compute.utilization import sysfs
 from nova_gpu_numa_sched import names
-from nova_gpu_numa_sched import render_node as rn
-from nova_gpu_numa_sched.utilization import nvml
-from nova_gpu_numa_sched.utilization import sysfs
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,15 +7,15 @@ from nova.virt.libvirt import driver as libvirt_driver
 from oslo_log import log as logging
 
 from nova_gpu_numa_sched import cell_limits
-from nova_gpu_numa_sched import claim_cell
+from nova_gpu_numa_sched.compute import claim_cell
+from nova_gpu_numa_sched.compute import device_spec
+from nova_gpu_numa_sched.compute import discovery
+from nova_gpu_numa_sched.compute import guest_devices
+from nova_gpu_numa_sched.compute import held_slots
+from nova_gpu_numa_sched.compute import placement_report
+from nova_gpu_numa_sched.compute import utilization
 from nova_gpu_numa_sched import conf
-from nova_gpu_numa_sched import device_spec
-from nova_gpu_numa_sched import discovery
-from nova_gpu_numa_sched import guest_devices
-from nova_gpu_numa_sched import held_slots
 from nova_gpu_numa_sched import names
-from nova_gpu_numa_sched import placement_report
-from nova_gpu_numa_sched import utilization
 
 LOG = logging.getLogger(__name__)
 CONF = conf.CONF

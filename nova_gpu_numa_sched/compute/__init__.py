@@ -1,0 +1,1 @@
+"""Code that runs inside nova-compute: discovery, reporting, claims, XML."""

@@ -1,1 +1,0 @@
-"""Compute side: the libvirt driver that knows render nodes."""
