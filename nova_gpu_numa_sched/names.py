@@ -20,6 +20,21 @@ PRODUCT_TRAIT_PREFIX = 'CUSTOM_GPU_PRODUCT_'
 #: Trait prefix of the coarse measured-utilisation bucket (percent).
 LOAD_TRAIT_PREFIX = 'CUSTOM_GPU_LOAD_'
 
+#: Namespace of this plugin's flavor extra specs; nova-api rejects unknown
+#: keys in it.
+EXTRA_SPEC_NAMESPACE = 'gpu_numa'
+
+#: Flavor extra spec: what to do when render node, vCPUs and RAM cannot
+#: share one host cell.
+AFFINITY_POLICY_KEY = '%s:affinity_policy' % EXTRA_SPEC_NAMESPACE
+#: Render node, vCPUs, emulator thread and RAM on one cell, or no placement.
+POLICY_REQUIRED = 'required'
+#: Co-locate whenever any host can; else allow the render node on another
+#: cell than the guest, with a warning.
+POLICY_PREFERRED = 'preferred'
+AFFINITY_POLICIES = (POLICY_REQUIRED, POLICY_PREFERRED)
+DEFAULT_AFFINITY_POLICY = POLICY_REQUIRED
+
 #: Aggregate metadata key overriding ``[gpu_numa] weight_multiplier``.
 WEIGHT_MULTIPLIER_AGGREGATE_KEY = 'gpu_numa_weight_multiplier'
 
