@@ -1,12 +1,11 @@
 """Keep only candidates whose render node's cell can hold the whole guest."""
 
-from nova import objects
 from nova.scheduler import filters
-from nova.virt import hardware
 from oslo_log import log as logging
 
 from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched.scheduler import cell_fit
 from nova_gpu_numa_sched.scheduler import load
 from nova_gpu_numa_sched.scheduler import provider_view
 from nova_gpu_numa_sched.scheduler import request
@@ -113,21 +112,7 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
             host_state.ram_allocation_ratio, network_metadata)
 
     def _fits_on_cell(self, host_state, spec_obj, cell, candidate):
-        pci_requests = None
-        if spec_obj.pci_requests:
-            pci_requests = spec_obj.pci_requests.requests
-        # numa_fit_instance_to_host writes into the topology it is given.
-        guest = spec_obj.numa_topology.obj_clone()
-        # Offer Nova's fit only the GPU's cell: the answer is the same as
-        # with the pinned limits over all cells, without trying the others.
-        only_cell = objects.NUMATopology(cells=[
-            host_cell for host_cell in host_state.numa_topology.cells
-            if host_cell.id == cell])
-        if not only_cell.cells:
-            return False
-        return hardware.numa_fit_instance_to_host(
-            only_cell, guest,
-            limits=self._pinned_limits(host_state, spec_obj, cell),
-            pci_requests=pci_requests,
-            pci_stats=host_state.pci_stats,
-            provider_mapping=candidate['mappings']) is not None
+        # Nova's fit on that cell alone: the same answer as with the pinned
+        # limits over all cells, memoised per request (scheduler.cell_fit).
+        return cell_fit.fits(host_state, spec_obj, cell,
+                             candidate['mappings'])
