@@ -21,6 +21,7 @@ from oslo_log import log as logging
 
 from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import nova_compat
 
 LOG = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def _wrap(method, allocations_arg):
 
 def install():
     """Wrap the resource tracker's claim entry points (idempotent)."""
+    nova_compat.check(nova_compat.COMPUTE)
     tracker = resource_tracker.ResourceTracker
     for name in ('instance_claim', '_move_claim'):
         method = getattr(tracker, name)

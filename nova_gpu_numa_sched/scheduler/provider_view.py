@@ -21,6 +21,7 @@ from nova.scheduler.client import report
 from oslo_log import log as logging
 
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import nova_compat
 from nova_gpu_numa_sched.scheduler import request
 
 LOG = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class ProviderView:
     def __init__(self, request_id):
         self.request_id = request_id
         self.providers = {}
+        #: Per-request answers of ``cell_fit`` (set by that module).
+        self.fit_memo = None
 
     def add_summaries(self, provider_summaries):
         for rp_uuid, summary in (provider_summaries or {}).items():
@@ -128,6 +131,7 @@ def _wrap_claim_resources(method):
 
 def install():
     """Wrap the report client's candidate query and claim (idempotent)."""
+    nova_compat.check(nova_compat.SCHEDULER)
     client = report.SchedulerReportClient
     for name, wrap in (
             ('get_allocation_candidates', _wrap_get_allocation_candidates),
