@@ -89,6 +89,99 @@ def _first_match(entries, node):
     return None
 
 
+#: Where a render node's NUMA cell came from (``Resolved.numa_source``).
+SOURCE_FIRMWARE = 'firmware'
+SOURCE_DEVICE_SPEC = 'device_spec'
+SOURCE_SINGLE_CELL = 'single-cell'
+
+#: Why a render node is left out (``LeftOut.kind``).
+LEFT_NOT_SELECTED = 'not-selected'
+LEFT_NO_SLOTS = 'no-slots'
+LEFT_UNKNOWN_NUMA = 'unknown-numa'
+LEFT_NOT_A_HOST_CELL = 'not-a-host-cell'
+
+
+@dataclasses.dataclass(frozen=True)
+class LeftOut:
+    """A discovered render node that is not exposed, why, and the fix."""
+
+    node: ty.Any
+    #: One of the LEFT_* constants.
+    kind: str
+    reason: str
+    fix: str
+
+
+@dataclasses.dataclass
+class Resolution:
+    """What resolve_detailed() decided for every discovered render node."""
+
+    exposed: list = dataclasses.field(default_factory=list)
+    #: {render node key: SOURCE_*} of every exposed node.
+    numa_source: dict = dataclasses.field(default_factory=dict)
+    left_out: list = dataclasses.field(default_factory=list)
+
+
+def _match_hint(node):
+    if node.pci_address:
+        return 'pci_address', node.pci_address
+    return 'devnode', node.devnode
+
+
+def resolve_detailed(discovered, entries, host_cells, default_slots):
+    """Decide, for every discovered node, whether and how it is exposed.
+
+    The decisions of resolve(), with the reason and the fix for every node
+    left out, so that an operator tool can show them; nothing is logged.
+    """
+    host_cells = sorted(host_cells)
+    result = Resolution()
+    for node in discovered:
+        match, value = _match_hint(node)
+        entry = _first_match(entries, node)
+        if entries and entry is None:
+            result.left_out.append(LeftOut(
+                node, LEFT_NOT_SELECTED, 'not selected by %s' % OPTION,
+                'add {"%s": "%s"} to %s' % (match, value, OPTION)))
+            continue
+        slots = default_slots
+        numa_node = node.numa_node
+        source = SOURCE_FIRMWARE
+        if entry is not None and entry.slots is not None:
+            slots = entry.slots
+        if entry is not None and entry.numa_node is not None:
+            numa_node = entry.numa_node
+            source = SOURCE_DEVICE_SPEC
+        if slots == 0:
+            result.left_out.append(LeftOut(
+                node, LEFT_NO_SLOTS, 'has 0 slots in %s' % OPTION,
+                'give it "slots" >= 1 in %s' % OPTION))
+            continue
+        if numa_node is None and len(host_cells) <= 1:
+            numa_node = host_cells[0] if host_cells else 0
+            source = SOURCE_SINGLE_CELL
+        if numa_node is None:
+            result.left_out.append(LeftOut(
+                node, LEFT_UNKNOWN_NUMA,
+                'reports no NUMA node and this host has %d NUMA cells' % len(
+                    host_cells),
+                'set its cell in %s, e.g. {"%s": "%s", "numa_node": 0}' % (
+                    OPTION, match, value)))
+            continue
+        if host_cells and numa_node not in host_cells:
+            result.left_out.append(LeftOut(
+                node, LEFT_NOT_A_HOST_CELL,
+                'is on NUMA node %d, which is not one of the host cells %s' % (
+                    numa_node, host_cells),
+                'correct "numa_node" for {"%s": "%s"} in %s' % (
+                    match, value, OPTION)))
+            continue
+        result.exposed.append(dataclasses.replace(
+            node, slots=slots, numa_node=numa_node))
+        result.numa_source[node.key] = source
+    return result
+
+
 def resolve(discovered, entries, host_cells, default_slots):
     """Return the render nodes to expose, with slots and NUMA cell final.
 
@@ -97,44 +190,23 @@ def resolve(discovered, entries, host_cells, default_slots):
     the only cell of a single-cell host; on a multi-cell host it is left out
     with a warning naming the fix, because guessing would break affinity.
     """
-    host_cells = sorted(host_cells)
-    exposed = []
-    for node in discovered:
-        entry = _first_match(entries, node)
-        if entries and entry is None:
+    result = resolve_detailed(discovered, entries, host_cells, default_slots)
+    for left in result.left_out:
+        node = left.node
+        if left.kind == LEFT_NOT_SELECTED:
             LOG.debug('Render node %s is not selected by %s; not exposed.',
                       node.devnode, OPTION)
-            continue
-        slots = default_slots
-        numa_node = node.numa_node
-        if entry is not None and entry.slots is not None:
-            slots = entry.slots
-        if entry is not None and entry.numa_node is not None:
-            numa_node = entry.numa_node
-        if slots == 0:
+        elif left.kind == LEFT_NO_SLOTS:
             LOG.info('Render node %s has 0 slots in %s; not exposed.',
                      node.devnode, OPTION)
-            continue
-        if numa_node is None and len(host_cells) <= 1:
-            numa_node = host_cells[0] if host_cells else 0
-        if numa_node is None:
-            LOG.warning(
-                'Render node %(dev)s (%(key)s) reports no NUMA node and this '
-                'host has %(n)d NUMA cells, so it is not exposed. Set its '
-                'cell with %(opt)s, e.g. {"%(match)s": "%(value)s", '
-                '"numa_node": 0}.',
-                {'dev': node.devnode, 'key': node.key, 'n': len(host_cells),
-                 'opt': OPTION,
-                 'match': 'pci_address' if node.pci_address else 'devnode',
-                 'value': node.pci_address or node.devnode})
-            continue
-        if host_cells and numa_node not in host_cells:
-            LOG.warning(
-                'Render node %(dev)s is on NUMA node %(cell)d, which is not '
-                'one of the host cells %(cells)s; not exposed. Check %(opt)s.',
-                {'dev': node.devnode, 'cell': numa_node, 'cells': host_cells,
-                 'opt': OPTION})
-            continue
-        exposed.append(dataclasses.replace(
-            node, slots=slots, numa_node=numa_node))
-    return exposed
+        elif left.kind == LEFT_UNKNOWN_NUMA:
+            LOG.warning('Render node %(dev)s (%(key)s) %(reason)s, so it is '
+                        'not exposed. Fix: %(fix)s.',
+                        {'dev': node.devnode, 'key': node.key,
+                         'reason': left.reason, 'fix': left.fix})
+        else:
+            LOG.warning('Render node %(dev)s %(reason)s; not exposed. '
+                        'Fix: %(fix)s.',
+                        {'dev': node.devnode, 'reason': left.reason,
+                         'fix': left.fix})
+    return result.exposed
