@@ -148,6 +148,37 @@ class GpuNumaTestBase(base.ServersTestBase):
                     usage[(hostname, gpu.devnode)] = rp['usage']
         return usage
 
+    def assertSlotsWithinCapacity(self):
+        """No render provider has more slots used than it may hand out."""
+        for hostname in self.drm:
+            if hostname not in self.compute_rp_uuids:
+                continue
+            for name, rp in self.render_providers(hostname).items():
+                inventory = rp['inventory']
+                self.assertLessEqual(rp['usage'], inventory['total'], name)
+
+    def assertNoOrphanAllocations(self, migrations=()):
+        """Every Placement consumer is a live server (or a migration)."""
+        servers = {server['id']: server['status']
+                   for server in self.admin_api.get_servers(
+                       search_opts={'all_tenants': 1})}
+        rps = self.placement.get('/resource_providers').body[
+            'resource_providers']
+        for rp in rps:
+            consumers = self.placement.get(
+                '/resource_providers/%s/allocations' % rp['uuid']).body[
+                'allocations']
+            for consumer in consumers:
+                if consumer in migrations:
+                    continue
+                self.assertIn(consumer, servers,
+                              'allocation of unknown consumer %s on %s' % (
+                                  consumer, rp['name']))
+                self.assertNotIn(servers[consumer], ('ERROR', 'DELETED'),
+                                 'allocation of %s server %s on %s' % (
+                                     servers[consumer], consumer,
+                                     rp['name']))
+
     # What a server got -----------------------------------------------------
 
     def _host_cell_of_cpus(self, hostname, cpus):
