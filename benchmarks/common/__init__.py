@@ -1,0 +1,1 @@
+"""Building blocks shared by the Placement and end-to-end benchmarks."""

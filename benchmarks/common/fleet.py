@@ -1,0 +1,214 @@
+"""Stamp a fleet of compute nodes and render providers into Placement.
+
+Going through the REST API for 5,000 hosts x (1 + 8) providers would take
+most of the run, so the rows go into Placement's own tables with one bulk
+``INSERT`` per table in one transaction. What goes in is what the plugin
+reports: the children of one template host are made by the plugin's
+``placement_report.update_provider_tree`` on a real Nova ``ProviderTree``
+(names, inventory, traits), then copied for every host with that host's
+name and new UUIDs. The root providers carry what Nova's libvirt driver
+reports for a 4-cell host. The resource class and the custom traits are
+created through the REST API first, as nova-compute does, and
+``check_sample`` reads a few hosts back through the REST API.
+"""
+
+import dataclasses
+import datetime
+import random
+import uuid as uuid_lib
+
+from nova.compute import provider_tree
+from nova import objects
+import os_resource_classes as orc
+import os_traits
+
+from nova_gpu_numa_sched.compute import placement_report
+from nova_gpu_numa_sched.compute import render_node
+from nova_gpu_numa_sched import names
+
+_TEMPLATE = 'template-node'
+#: A few of the traits Nova's libvirt driver puts on every compute node.
+ROOT_TRAITS = (os_traits.OWNER_NOVA, os_traits.COMPUTE_NET_ATTACH_INTERFACE,
+               os_traits.COMPUTE_VOLUME_ATTACH_WITH_TAG,
+               os_traits.COMPUTE_IMAGE_TYPE_QCOW2,
+               os_traits.COMPUTE_IMAGE_TYPE_RAW,
+               os_traits.HW_CPU_X86_AVX2)
+#: The PCI ids of the GPUs, for the vendor and product traits.
+GPU_VENDOR = '0x1002'
+GPU_PRODUCT = '0x73bf'
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """Every host of a fleet is alike."""
+
+    hosts: int
+    gpus_per_host: int
+    cells: int = 4
+    vcpus: int = 64
+    memory_mb: int = 256 * 1024
+    disk_gb: int = 2000
+    slots_per_gpu: int = 8
+    #: Nova's initial_cpu_allocation_ratio.
+    cpu_ratio: float = 4.0
+    #: Nova's default reserved_host_memory_mb.
+    reserved_memory_mb: int = 512
+
+    def label(self):
+        if not self.gpus_per_host:
+            return '%d hosts, no render providers' % self.hosts
+        return '%d hosts x %d GPUs' % (self.hosts, self.gpus_per_host)
+
+
+@dataclasses.dataclass
+class Fleet:
+    shape: Shape
+    #: root provider uuid -> host name
+    hosts: dict
+    #: render provider uuid -> (root uuid, NUMA cell)
+    gpus: dict
+
+
+def root_inventory(shape):
+    """What Nova's libvirt driver reports for the compute node."""
+    def inv(total, reserved=0, ratio=1.0):
+        return {'total': total, 'reserved': reserved, 'min_unit': 1,
+                'max_unit': total, 'step_size': 1, 'allocation_ratio': ratio}
+    return {orc.VCPU: inv(shape.vcpus, ratio=shape.cpu_ratio),
+            orc.MEMORY_MB: inv(shape.memory_mb, shape.reserved_memory_mb),
+            orc.DISK_GB: inv(shape.disk_gb)}
+
+
+def template_children(shape):
+    """[(name suffix, inventory, traits)] of one host's render providers.
+
+    GPUs are spread evenly over the host's cells (4 GPUs on 4 cells: one
+    each; 8: two each), as the plugin reports them.
+    """
+    objects.register_all()
+    tree = provider_tree.ProviderTree()
+    tree.new_root(_TEMPLATE, str(uuid_lib.uuid4()))
+    nodes = [render_node.RenderNode(
+        key='0000:%02x:00.0' % (0x10 + index),
+        devnode='/dev/dri/renderD%d' % (128 + index),
+        numa_node=index * shape.cells // shape.gpus_per_host,
+        pci_address='0000:%02x:00.0' % (0x10 + index),
+        vendor_id=GPU_VENDOR, product_id=GPU_PRODUCT,
+        slots=shape.slots_per_gpu)
+        for index in range(shape.gpus_per_host)]
+    placement_report.update_provider_tree(tree, _TEMPLATE, nodes, {})
+    children = []
+    for name in placement_report.owned_providers(tree, _TEMPLATE):
+        data = tree.data(name)
+        children.append((name[len(_TEMPLATE):], dict(data.inventory),
+                         frozenset(data.traits)))
+    return sorted(children)
+
+
+def _ids(conn, table):
+    return {name: ident for ident, name in conn.exec_driver_sql(
+        'SELECT id, name FROM %s' % table)}
+
+
+def populate(placement, shape, seed=0):
+    """Write the fleet into ``placement``'s database; return a Fleet."""
+    rng = random.Random(seed)
+    children = template_children(shape) if shape.gpus_per_host else []
+    # Custom resource class and traits through the REST API, as
+    # nova-compute creates them.
+    placement.put('/resource_classes/%s' % names.RESOURCE_CLASS, None,
+                  version='1.7', expect=(201, 204))
+    custom = {trait for _, _, traits in children for trait in traits
+              if trait.startswith('CUSTOM_')}
+    for trait in sorted(custom):
+        placement.put('/traits/%s' % trait, None, version='1.6',
+                      expect=(201, 204))
+    now = datetime.datetime.utcnow()
+    providers, inventories, provider_traits = [], [], []
+    fleet = Fleet(shape=shape, hosts={}, gpus={})
+    with placement.engine.begin() as conn:
+        rc_ids = _ids(conn, 'resource_classes')
+        trait_ids = _ids(conn, 'traits')
+        next_id = 1 + (conn.exec_driver_sql(
+            'SELECT MAX(id) FROM resource_providers').scalar() or 0)
+
+        def add(uuid, name, root_id, parent_id, inventory, traits):
+            nonlocal next_id
+            rp_id = next_id
+            next_id += 1
+            providers.append({
+                'id': rp_id, 'uuid': uuid, 'name': name, 'generation': 1,
+                'root_provider_id': root_id or rp_id,
+                'parent_provider_id': parent_id, 'created_at': now})
+            for rc, inv in inventory.items():
+                inventories.append(dict(
+                    inv, resource_provider_id=rp_id,
+                    resource_class_id=rc_ids[rc], created_at=now))
+            for trait in traits:
+                provider_traits.append({
+                    'resource_provider_id': rp_id,
+                    'trait_id': trait_ids[trait], 'created_at': now})
+            return rp_id
+
+        for number in range(shape.hosts):
+            hostname = 'compute%05d' % number
+            root_uuid = str(uuid_lib.UUID(int=rng.getrandbits(128)))
+            root_id = add(root_uuid, hostname, None, None,
+                          root_inventory(shape), ROOT_TRAITS)
+            fleet.hosts[root_uuid] = hostname
+            for suffix, inventory, traits in children:
+                gpu_uuid = str(uuid_lib.UUID(int=rng.getrandbits(128)))
+                add(gpu_uuid, hostname + suffix, root_id, root_id,
+                    inventory, traits)
+                fleet.gpus[gpu_uuid] = (root_uuid,
+                                        names.cell_from_traits(traits))
+        for table, rows in (('resource_providers', providers),
+                            ('inventories', inventories),
+                            ('resource_provider_traits', provider_traits)):
+            columns = sorted(rows[0])
+            conn.exec_driver_sql(
+                'INSERT INTO %s (%s) VALUES (%s)' % (
+                    table, ', '.join(columns),
+                    ', '.join('?' * len(columns))),
+                [tuple(row[c] for c in columns) for row in rows])
+    return fleet
+
+
+def check_sample(placement, fleet, count=3, seed=1):
+    """Read ``count`` hosts back through the REST API; raise if wrong."""
+    rng = random.Random(seed)
+    shape = fleet.shape
+    expected_children = {suffix: (inventory, traits) for suffix, inventory,
+                         traits in (template_children(shape)
+                                    if shape.gpus_per_host else [])}
+    for root_uuid in rng.sample(sorted(fleet.hosts), min(count,
+                                                          len(fleet.hosts))):
+        hostname = fleet.hosts[root_uuid]
+        tree = placement.get('/resource_providers?in_tree=%s' % root_uuid,
+                             version='1.14')['resource_providers']
+        if len(tree) != 1 + len(expected_children):
+            raise AssertionError('%s: %d providers in its tree, expected %d'
+                                 % (hostname, len(tree),
+                                    1 + len(expected_children)))
+        for rp in tree:
+            inventory = placement.get(
+                '/resource_providers/%s/inventories' % rp['uuid'])[
+                'inventories']
+            traits = frozenset(placement.get(
+                '/resource_providers/%s/traits' % rp['uuid'],
+                version='1.6')['traits'])
+            if rp['uuid'] == root_uuid:
+                want_inv = root_inventory(shape)
+                want_traits = frozenset(ROOT_TRAITS)
+            else:
+                if rp['parent_provider_uuid'] != root_uuid:
+                    raise AssertionError('%s: wrong parent' % rp['name'])
+                want_inv, want_traits = expected_children[
+                    rp['name'][len(hostname):]]
+            got_inv = {rc: {k: v for k, v in inv.items() if k in want_inv[rc]}
+                       for rc, inv in inventory.items()}
+            if got_inv != want_inv or traits != want_traits:
+                raise AssertionError('%s reads back as %s %s, expected %s %s'
+                                     % (rp['name'], got_inv, sorted(traits),
+                                        want_inv, sorted(want_traits)))
+    return True

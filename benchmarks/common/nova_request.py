@@ -1,0 +1,85 @@
+"""The ``GET /allocation_candidates`` Nova's scheduler sends for a flavor.
+
+Built with Nova's own code, as ``SchedulerManager.select_destinations``
+does: the RequestSpec the conductor hands over, Nova's request filters
+(``request_filter.process_reqspec``), then
+``scheduler.utils.resources_from_request_spec`` and
+``ResourceRequest.to_querystring()``, sent at the microversion of Nova's
+report client. ``limit`` is ``[scheduler] max_placement_results``.
+"""
+
+from unittest import mock
+import uuid as uuid_lib
+
+import nova.conf
+from nova import context as nova_context
+from nova import objects
+from nova.scheduler.client import report
+from nova.scheduler import request_filter
+from nova.scheduler import utils as scheduler_utils
+from nova.virt import hardware
+
+from nova_gpu_numa_sched import names
+
+CONF = nova.conf.CONF
+#: The microversion SchedulerReportClient.get_allocation_candidates uses.
+VERSION = report.SAME_SUBTREE_VERSION
+
+_registered = False
+
+
+def _register():
+    global _registered
+    if not _registered:
+        objects.register_all()
+        _registered = True
+
+
+def flavor_extra_specs(render):
+    """The phone flavor's extra specs; without the slot for a plain guest."""
+    specs = {'hw:numa_nodes': '1'}
+    if render:
+        specs['resources:%s' % names.RESOURCE_CLASS] = '1'
+    return specs
+
+
+def request_spec(ctxt, render=True, vcpus=2, memory_mb=2048, disk_gb=8):
+    _register()
+    flavor = objects.Flavor(
+        id=1, flavorid='phone', name='phone.2c2g' if render else 'plain.2c2g',
+        vcpus=vcpus, memory_mb=memory_mb, root_gb=disk_gb, ephemeral_gb=0,
+        swap=0, rxtx_factor=1.0, vcpu_weight=0, disabled=False,
+        is_public=True, description=None, projects=[],
+        extra_specs=flavor_extra_specs(render))
+    image = {'id': str(uuid_lib.UUID(int=0x1a9e)), 'name': 'android',
+             'status': 'active', 'container_format': 'bare',
+             'disk_format': 'qcow2', 'min_ram': 0, 'min_disk': 0,
+             'size': 2 << 30, 'properties': {}}
+    image_meta = objects.ImageMeta.from_dict(image)
+    spec = objects.RequestSpec.from_components(
+        ctxt, str(uuid_lib.uuid4()), image, flavor,
+        hardware.numa_get_constraints(flavor, image_meta),
+        objects.InstancePCIRequests(requests=[]), {}, None, None,
+        project_id=ctxt.project_id, user_id=ctxt.user_id)
+    spec.num_instances = 1
+    spec.is_bfv = False
+    return spec
+
+
+def allocation_candidates_path(render=True, limit=1000, **flavor):
+    """The path and query string Nova's scheduler requests."""
+    ctxt = nova_context.RequestContext(
+        user_id='bench-user', project_id='bench-project', is_admin=True)
+    spec = request_spec(ctxt, render=render, **flavor)
+    # owner_nova_filter asks the cell databases for the oldest
+    # nova-compute; every compute of this fleet is this Nova's.
+    with mock.patch.object(request_filter, '_should_filter_by_owner',
+                           return_value=True):
+        request_filter.process_reqspec(ctxt, spec)
+    CONF.set_override('max_placement_results', limit, group='scheduler')
+    try:
+        resources = scheduler_utils.resources_from_request_spec(
+            ctxt, spec, host_manager=None)
+    finally:
+        CONF.clear_override('max_placement_results', group='scheduler')
+    return '/allocation_candidates?%s' % resources.to_querystring()
