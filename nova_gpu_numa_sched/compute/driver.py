@@ -14,6 +14,8 @@ from nova_gpu_numa_sched.compute import guest_devices
 from nova_gpu_numa_sched.compute import held_slots
 from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched.compute import utilization
+from nova_gpu_numa_sched.compute.utilization import fdinfo
+from nova_gpu_numa_sched.compute.utilization import once
 from nova_gpu_numa_sched import conf
 from nova_gpu_numa_sched import names
 
@@ -32,8 +34,9 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
       is not the render node's.
     """
 
-    #: Where utilisation is read from; a test points it at a fake tree.
+    #: Where utilisation is read from; a test points them at fake trees.
     sysfs_root = '/sys'
+    proc_root = '/proc'
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
@@ -43,6 +46,9 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         self._layout = None
         self._held = None
         self._service_host = CONF.host
+        # Keeps the previous fdinfo sample of each GPU, for busy deltas.
+        self._fdinfo = fdinfo.FdinfoReader(self.proc_root)
+        self._utilization_failed = once.WarnOnce(LOG)
         claim_cell.install()
 
     def init_host(self, host):
@@ -94,11 +100,24 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         return False
 
     def _load_traits(self, nodes):
-        width = CONF.gpu_numa.load_bucket_percent
-        return {node.key: utilization.load_trait_for(
-                    utilization.read_utilization(node, self.sysfs_root),
-                    width)
-                for node in nodes}
+        """{node key: load trait or None}; never raises.
+
+        read_all already turns any failure of a source into "no trait" for
+        its render node; this guard is the last fence, so that a reading
+        bug can never stop the render providers from being reported.
+        """
+        try:
+            width = CONF.gpu_numa.load_bucket_percent
+            found = utilization.read_all(nodes, self.sysfs_root,
+                                         self._fdinfo)
+            return {key: utilization.load_trait_for(value, width)
+                    for key, value in found.items()}
+        except Exception as e:
+            self._utilization_failed(self._service_host, type(e).__name__,
+                                     'Cannot read GPU utilisation; render '
+                                     'nodes are reported without load '
+                                     'traits: %s', e, exc_info=True)
+            return {}
 
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
         super().update_provider_tree(provider_tree, nodename,

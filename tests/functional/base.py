@@ -57,6 +57,13 @@ class GpuNumaTestBase(base.ServersTestBase):
         self.useFixture(base.fixtures.MonkeyPatch(
             'nova_gpu_numa_sched.compute.driver.GpuNumaLibvirtDriver.'
             'sysfs_root', self.sysfs_root))
+        # DRM fdinfo is read from this fake /proc, which a test creates to
+        # use it; absent = no fdinfo source (never the runner's /proc).
+        self.proc_root = os.path.join(
+            self.useFixture(base.fixtures.TempDir()).path, 'proc')
+        self.useFixture(base.fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.compute.driver.GpuNumaLibvirtDriver.'
+            'proc_root', self.proc_root))
         get_guest_xml = gpu_driver.GpuNumaLibvirtDriver._get_guest_xml
         test = self
 

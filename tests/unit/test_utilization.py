@@ -12,7 +12,9 @@ import testtools
 
 from nova_gpu_numa_sched.compute import render_node
 from nova_gpu_numa_sched.compute import utilization
+from nova_gpu_numa_sched.compute.utilization import fdinfo
 from nova_gpu_numa_sched.compute.utilization import nvml
+from nova_gpu_numa_sched.compute.utilization import once
 from nova_gpu_numa_sched.compute.utilization import sysfs
 
 GIB = 1024 ** 3
@@ -29,10 +31,9 @@ class ReaderTestCase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.compute.utilization.sysfs._reported', set()))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.compute.utilization.nvml._reported', set()))
+        for module in (utilization, sysfs, nvml, fdinfo):
+            self.useFixture(fixtures.MonkeyPatch(
+                module.__name__ + '._warn', once.WarnOnce(module.LOG)))
         self.useFixture(fixtures.MonkeyPatch(
             'nova_gpu_numa_sched.compute.utilization.nvml._tried', False))
         self.useFixture(fixtures.MonkeyPatch(

@@ -2,16 +2,22 @@
 
 The scheduler cannot look at GPUs, so the compute service turns what it
 reads here into a coarse ``CUSTOM_GPU_LOAD_<N>`` trait of each render
-node's provider.
+node's provider. Sources and their order: ``doc/source/utilization.rst``.
 """
 
 import dataclasses
 import typing as ty
 
+from oslo_log import log as logging
+
 from nova_gpu_numa_sched.compute import render_node as rn
+from nova_gpu_numa_sched.compute.utilization import fdinfo
 from nova_gpu_numa_sched.compute.utilization import nvml
+from nova_gpu_numa_sched.compute.utilization import once
 from nova_gpu_numa_sched.compute.utilization import sysfs
 from nova_gpu_numa_sched import names
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,21 +45,112 @@ def _known(values):
     return values is not None and any(v is not None for v in values)
 
 
+#: Failed reads, warned about once per (render node, cause).
+_warn = once.WarnOnce(LOG)
+
+
+class _Failed(Exception):
+    """A source raised; the render node gets no load trait this period."""
+
+
+def _guarded(node, source, func, *args):
+    """Call one source for one node; turn any exception into _Failed.
+
+    A monitoring read must never take a GPU away: whatever a source raises
+    (I/O, a library's own error, a bug: RuntimeError, KeyError, ...) is
+    logged once per render node and cause and ends that node's reading for
+    this period.
+    """
+    try:
+        return func(*args)
+    except Exception as e:
+        _warn(node.key, (source, type(e).__name__),
+              'Reading the %s utilisation of %s (%s) failed; it has no load '
+              'trait until a read succeeds: %s: %s', source, node.devnode,
+              node.key, type(e).__name__, e, exc_info=True)
+        raise _Failed() from e
+
+
+def _vendor(node, sysfs_root):
+    """(busy, vram) from the first vendor source that knows either."""
+    values = _guarded(node, 'sysfs', sysfs.read, node, sysfs_root)
+    if not _known(values):
+        values = _guarded(node, 'nvml', nvml.read, node)
+    return values if _known(values) else (None, None)
+
+
+def _fdinfo_busy(nodes, sysfs_root, fdinfo_reader):
+    """{key: busy percent or None} from DRM fdinfo, never raising."""
+    if not nodes or fdinfo_reader is None or not fdinfo_reader.available():
+        return {}
+    try:
+        return fdinfo_reader.read(nodes, sysfs_root)
+    except Exception as e:
+        for node in nodes:
+            _warn(node.key, ('fdinfo', type(e).__name__),
+                  'Reading the fdinfo utilisation of %s (%s) failed; it has '
+                  'no load trait until a read succeeds: %s: %s',
+                  node.devnode, node.key, type(e).__name__, e,
+                  exc_info=True)
+        raise _Failed() from e
+
+
+def read_all(
+    render_nodes: ty.Iterable[rn.RenderNode], sysfs_root: str = '/sys',
+    fdinfo_reader: ty.Optional[fdinfo.FdinfoReader] = None,
+) -> ty.Dict[str, ty.Optional[GpuUtilization]]:
+    """Return {render node key: GpuUtilization or None}; never raises.
+
+    Sources, in order: amdgpu sysfs, then NVIDIA NVML (vendor-exact: the
+    GPU's own activity counters, covering work no /proc scan can see, and
+    known from the first read); the first that knows either value gives
+    both. DRM fdinfo then gives the busy value of every render node whose
+    vendor source does not know it (i915, xe, panfrost, panthor, msm, v3d,
+    ...). A source that raises leaves its render node unknown for this
+    period (no fallback to the next source, so one read never mixes
+    sources) and is logged once per node and cause.
+    """
+    render_nodes = list(render_nodes)
+    vendor = {}
+    for node in render_nodes:
+        try:
+            vendor[node.key] = _vendor(node, sysfs_root)
+        except _Failed:
+            vendor[node.key] = None
+    need_busy = [node for node in render_nodes
+                 if vendor[node.key] is not None and
+                 vendor[node.key][0] is None]
+    try:
+        busy = _fdinfo_busy(need_busy, sysfs_root, fdinfo_reader)
+    except _Failed:
+        busy = None
+    result = {}
+    for node in render_nodes:
+        values = vendor[node.key]
+        if values is None:
+            result[node.key] = None
+            continue
+        if values[0] is None:
+            if busy is None:
+                result[node.key] = None
+                continue
+            values = (busy.get(node.key), values[1])
+        result[node.key] = (GpuUtilization(*values) if _known(values)
+                            else None)
+    return result
+
+
 def read_utilization(
     render_node: rn.RenderNode, sysfs_root: str = '/sys',
+    fdinfo_reader: ty.Optional[fdinfo.FdinfoReader] = None,
 ) -> ty.Optional[GpuUtilization]:
-    """Return the render node's GpuUtilization, or None if unreadable.
+    """Return the render node's GpuUtilization, or None if unknown.
 
-    sysfs (amdgpu) is tried first as it needs no library; NVML only when
-    sysfs has nothing. Never raises for I/O errors or bad values, so a
-    broken GPU cannot stop the compute service's periodic update.
+    One render node's share of read_all: never raises, so a broken GPU or
+    a failing library cannot stop the compute service's periodic update.
     """
-    values = sysfs.read(render_node, sysfs_root)
-    if not _known(values):
-        values = nvml.read(render_node)
-    if not _known(values):
-        return None
-    return GpuUtilization(*values)
+    return read_all([render_node], sysfs_root, fdinfo_reader)[
+        render_node.key]
 
 
 def bucket(percent: float, width: int) -> int:

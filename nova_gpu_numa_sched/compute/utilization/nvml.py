@@ -10,6 +10,8 @@ import threading
 
 from oslo_log import log as logging
 
+from nova_gpu_numa_sched.compute.utilization import once
+
 LOG = logging.getLogger(__name__)
 
 NVIDIA_VENDOR_ID = '10de'
@@ -21,16 +23,9 @@ _lock = threading.Lock()
 _tried = False
 _pynvml = None
 
-# Problems already warned about, as (device, problem) pairs: the reader runs
-# every periodic task, and one broken GPU must not flood the log.
-_reported = set()
-
-
-def _report(device, problem, msg, *args):
-    key = (device, problem)
-    level = logging.DEBUG if key in _reported else logging.WARNING
-    _reported.add(key)
-    LOG.log(level, msg, *args)
+# Warns once per (device, problem): the reader runs every periodic task,
+# and one broken GPU must not flood the log.
+_warn = once.WarnOnce(LOG)
 
 
 def _library():
@@ -85,7 +80,7 @@ def _call(pynvml, device, func, *args):
     try:
         return func(*args)
     except pynvml.NVMLError as e:
-        _report(device, (func.__name__, str(e)), '%s failed for GPU %s, '
+        _warn(device, (func.__name__, str(e)), '%s failed for GPU %s, '
                 'its value is treated as unknown: %s',
                 func.__name__, device, e)
         return None
@@ -105,7 +100,7 @@ def read(render_node):
     device = render_node.pci_address
     bus_id = nvml_bus_id(device)
     if bus_id is None:
-        _report(device, 'address', 'Cannot ask NVML about %s: %r is not a '
+        _warn(device, 'address', 'Cannot ask NVML about %s: %r is not a '
                 'PCI address', render_node.devnode, device)
         return None
     try:
@@ -114,7 +109,7 @@ def read(render_node):
         if getattr(e, 'value', None) == pynvml.NVML_ERROR_NOT_FOUND:
             LOG.debug('NVML has no GPU at %s', bus_id)
         else:
-            _report(device, str(e), 'NVML cannot open the GPU at %s: %s',
+            _warn(device, str(e), 'NVML cannot open the GPU at %s: %s',
                     bus_id, e)
         return None
 
@@ -125,7 +120,7 @@ def read(render_node):
         if 0 <= rates.gpu <= 100:
             busy = float(rates.gpu)
         else:
-            _report(device, 'busy range', 'Ignoring busy percentage %s of '
+            _warn(device, 'busy range', 'Ignoring busy percentage %s of '
                     'GPU %s', rates.gpu, device)
 
     vram = None
@@ -134,7 +129,7 @@ def read(render_node):
         if memory.total > 0 and 0 <= memory.used <= memory.total:
             vram = memory.used * 100.0 / memory.total
         else:
-            _report(device, 'vram range', 'Ignoring VRAM usage of GPU %s: '
+            _warn(device, 'vram range', 'Ignoring VRAM usage of GPU %s: '
                     '%s of %s bytes used is not possible',
                     device, memory.used, memory.total)
     return busy, vram

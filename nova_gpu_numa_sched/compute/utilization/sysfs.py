@@ -9,22 +9,17 @@ import os
 
 from oslo_log import log as logging
 
+from nova_gpu_numa_sched.compute.utilization import once
+
 LOG = logging.getLogger(__name__)
 
 BUSY_FILE = 'gpu_busy_percent'
 VRAM_USED_FILE = 'mem_info_vram_used'
 VRAM_TOTAL_FILE = 'mem_info_vram_total'
 
-# Problems already warned about, as (device directory, problem) pairs: the
-# reader runs every periodic task, and one broken GPU must not flood the log.
-_reported = set()
-
-
-def _report(device_dir, problem, msg, *args):
-    key = (device_dir, problem)
-    level = logging.DEBUG if key in _reported else logging.WARNING
-    _reported.add(key)
-    LOG.log(level, msg, *args)
+# Warns once per (device, problem): the reader runs every periodic task,
+# and one broken GPU must not flood the log.
+_warn = once.WarnOnce(LOG)
 
 
 def _read_int(device_dir, filename):
@@ -43,13 +38,13 @@ def _read_int(device_dir, filename):
         else:
             # The device may be runtime-suspended, resetting or unplugged;
             # one warning per device and error, whichever file hit it.
-            _report(device_dir, e.errno, 'Cannot read %s, its value is '
+            _warn(device_dir, e.errno, 'Cannot read %s, its value is '
                     'treated as unknown: %s', path, e)
         return None
     try:
         return int(text)
     except ValueError:
-        _report(device_dir, (filename, 'garbage'),
+        _warn(device_dir, (filename, 'garbage'),
                 'Ignoring %s: %r is not an integer', path, text)
         return None
 
@@ -59,7 +54,7 @@ def _busy_percent(device_dir):
     if value is None:
         return None
     if not 0 <= value <= 100:
-        _report(device_dir, (BUSY_FILE, 'range'),
+        _warn(device_dir, (BUSY_FILE, 'range'),
                 'Ignoring %s/%s: %d is not a percentage',
                 device_dir, BUSY_FILE, value)
         return None
@@ -72,7 +67,7 @@ def _vram_used_percent(device_dir):
     if used is None or total is None:
         return None
     if total <= 0 or not 0 <= used <= total:
-        _report(device_dir, (VRAM_USED_FILE, 'range'),
+        _warn(device_dir, (VRAM_USED_FILE, 'range'),
                 'Ignoring %s/%s and %s: %d of %d bytes used is not possible',
                 device_dir, VRAM_USED_FILE, VRAM_TOTAL_FILE, used, total)
         return None
