@@ -9,6 +9,11 @@ allocation (``instance_claim`` and ``_move_claim``, which serves rebuild,
 evacuate, resize, cold and live migration) and pins their NUMA limits to
 that cell. It is the hook Nova lacks for non-PCI devices; delete it when
 Nova lets a driver constrain the claim's NUMA fit.
+
+A guest of several cells gets the same token: Nova's fit then must choose
+the render node's cell as one of the guest's. For a flavor with
+``gpu_numa:affinity_policy=preferred`` a pinned claim that does not fit is
+retried once without the pin (WARNING); ``required`` stays as strict.
 """
 
 import functools
@@ -22,6 +27,7 @@ from oslo_log import log as logging
 from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import nova_compat
+from nova_gpu_numa_sched import policy
 
 LOG = logging.getLogger(__name__)
 
@@ -73,12 +79,84 @@ def pin_limits(tracker, instance, nodename, allocations, limits):
     return limits
 
 
+def unpinned_limits(tracker, nodename, limits):
+    """Return a copy of ``limits`` that confines the claim to no cell.
+
+    What a ``preferred`` guest claims with when its render node's cell
+    cannot hold it: Nova's own NUMA fit over the whole host, with the
+    scheduler's ratios and real physnets kept. Without limits (a forced
+    move) the compute node's ratios apply, as for the pinned claim, so
+    the retry tests usage no less than the first try.
+    """
+    if isinstance(limits, objects.SchedulerLimits):
+        limits = limits.to_dict()
+    limits = dict(limits or {})
+    node = tracker.compute_nodes.get(nodename)
+    limits['numa_topology'] = policy.unpinned_numa_limits(
+        limits.get('numa_topology'),
+        getattr(node, 'cpu_allocation_ratio', 1.0),
+        getattr(node, 'ram_allocation_ratio', 1.0))
+    return limits
+
+
+def _claim_flavor(arguments):
+    """The flavor being claimed: a move's new flavor, else the instance's."""
+    if arguments.get('new_flavor') is not None:
+        return arguments['new_flavor']
+    instance = arguments['instance']
+    return instance.flavor if 'flavor' in instance else None
+
+
+def _claim_preferring_cell(tracker, method, bound, allocations_arg):
+    """Claim on the render node's cell, else anywhere, with a WARNING.
+
+    For ``gpu_numa:affinity_policy=preferred`` only. A claim that fails
+    its test raises from the Claim constructor before the tracker records
+    anything (a move's existing migration record is only re-saved with
+    the same destination), so it can be retried.
+    """
+    instance = bound.arguments['instance']
+    nodename = bound.arguments['nodename']
+    limits = bound.arguments.get('limits')
+    try:
+        cells = render_cells(tracker.provider_tree,
+                             bound.arguments.get(allocations_arg))
+    except exception.ComputeResourcesUnavailable as e:
+        cells, reason = None, e
+    if cells == set():
+        # No render slot on this host: nothing to pin or to relax.
+        return method(*bound.args, **bound.kwargs)
+    if cells is not None:
+        try:
+            bound.arguments['limits'] = pin_limits(
+                tracker, instance, nodename,
+                bound.arguments.get(allocations_arg), limits)
+            return method(*bound.args, **bound.kwargs)
+        except exception.ComputeResourcesUnavailable as e:
+            reason = e
+    LOG.warning('Instance %(instance)s cannot be claimed on the NUMA cell '
+                '%(cells)s of its render node on host %(host)s (%(reason)s); '
+                'as %(key)s=%(preferred)s, claiming on any cell: its vCPUs '
+                'and RAM may sit on another cell than its render node.',
+                {'instance': instance.uuid,
+                 'cells': ', '.join(str(c) for c in sorted(cells or ())) or
+                 'unknown', 'host': getattr(tracker, 'host', nodename),
+                 'reason': reason, 'key': names.AFFINITY_POLICY_KEY,
+                 'preferred': names.POLICY_PREFERRED},
+                instance=instance)
+    bound.arguments['limits'] = unpinned_limits(tracker, nodename, limits)
+    return method(*bound.args, **bound.kwargs)
+
+
 def _wrap(method, allocations_arg):
     signature = inspect.signature(method)
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         bound = signature.bind(self, *args, **kwargs)
+        if policy.allows_split(_claim_flavor(bound.arguments)):
+            return _claim_preferring_cell(self, method, bound,
+                                          allocations_arg)
         bound.arguments['limits'] = pin_limits(
             self, bound.arguments['instance'], bound.arguments['nodename'],
             bound.arguments.get(allocations_arg),

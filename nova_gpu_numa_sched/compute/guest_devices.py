@@ -8,9 +8,14 @@ virtio video device with ``accel3d='yes'`` (``virtio-vga-gl`` on q35,
 """
 
 from lxml import etree
-
 from nova import exception
 from nova.virt.libvirt import config as vconfig
+from oslo_log import log as logging
+
+from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import policy
+
+LOG = logging.getLogger(__name__)
 
 
 class RenderNodeNumaMismatch(exception.NovaException):
@@ -77,13 +82,34 @@ def guest_cells(instance):
 
 
 def check_same_cell(instance, node):
-    """Raise unless every guest cell is the render node's cell."""
+    """Raise unless the render node's cell is one of the guest's cells.
+
+    A one-cell guest must sit on the render node's cell; a guest of several
+    cells must have it among them (the rule Nova applies to PCI devices).
+    A flavor with ``gpu_numa:affinity_policy=preferred`` may sit elsewhere
+    when no host could co-locate it: that is accepted with a WARNING. A
+    guest without a NUMA topology is always refused.
+    """
     cells = guest_cells(instance)
-    if cells != {node.numa_node}:
-        raise RenderNodeNumaMismatch(
-            instance=instance.uuid,
-            guest_cells=sorted(cells) or 'none (no hw:numa_nodes)',
-            devnode=node.devnode, gpu_cell=node.numa_node)
+    if node.numa_node in cells:
+        return
+    flavor = instance.flavor if 'flavor' in instance else None
+    if cells and policy.allows_split(flavor):
+        LOG.warning('Instance %(instance)s runs on host NUMA cell(s) '
+                    '%(guest_cells)s but renders through %(devnode)s on '
+                    'cell %(gpu_cell)s: %(key)s=%(preferred)s allowed the '
+                    'split because its render node\'s cell could not hold '
+                    'it.',
+                    {'instance': instance.uuid, 'guest_cells': sorted(cells),
+                     'devnode': node.devnode, 'gpu_cell': node.numa_node,
+                     'key': names.AFFINITY_POLICY_KEY,
+                     'preferred': names.POLICY_PREFERRED},
+                    instance=instance)
+        return
+    raise RenderNodeNumaMismatch(
+        instance=instance.uuid,
+        guest_cells=sorted(cells) or 'none (no hw:numa_nodes)',
+        devnode=node.devnode, gpu_cell=node.numa_node)
 
 
 def drop_insecure_loader_flag(guest):

@@ -1,10 +1,17 @@
-"""Keep only candidates whose render node's cell can hold the whole guest."""
+"""Keep only candidates whose render node's cell can hold the whole guest.
+
+With ``gpu_numa:affinity_policy=preferred`` and no host able to do that,
+keep the candidates that can hold the guest anywhere on their host instead.
+"""
 
 from nova.scheduler import filters
+from nova.scheduler import utils as scheduler_utils
+from nova.virt import hardware
 from oslo_log import log as logging
 
 from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import policy
 from nova_gpu_numa_sched.scheduler import cell_fit
 from nova_gpu_numa_sched.scheduler import load
 from nova_gpu_numa_sched.scheduler import provider_view
@@ -19,9 +26,17 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
 
     For a request with a render slot, drops allocation candidates whose
     render node sits on a cell that cannot also fit the guest (Nova's own
-    NUMA fit, confined to that cell), puts the preferred GPU first (the
-    scheduler claims the first candidate) and pins the claim's NUMA limits
-    to its cell. Run it after NUMATopologyFilter.
+    NUMA fit, confined to that cell; for a guest of several cells, Nova's
+    fit over the whole host with the render node's cell among the guest's),
+    puts the preferred GPU first (the scheduler claims the first candidate)
+    and pins the claim's NUMA limits to its cell. Run it after
+    NUMATopologyFilter.
+
+    ``filter_all`` adds the ``preferred`` policy: when no host of the
+    request can co-locate, hosts that can hold the guest on other cells
+    than its render node pass, with a WARNING each. That decision needs
+    every host at once, so it lives in ``filter_all``, which Nova calls
+    with the whole host list; ``host_passes`` alone only co-locates.
     """
 
     RUN_ON_REBUILD = False
@@ -30,19 +45,36 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         super().__init__()
         provider_view.install()
 
+    def filter_all(self, filter_obj_list, spec_obj):
+        """Co-locating hosts; for ``preferred`` with none, splitting ones.
+
+        A co-locating host always beats a splitting one, however idle the
+        splitting host's GPU: they never pass together.
+        """
+        hosts = list(filter_obj_list)
+        if (not request.render_slots_requested(spec_obj) or
+                scheduler_utils.request_is_rebuild(spec_obj)):
+            # As BaseHostFilter: a rebuild keeps its host and allocation.
+            return hosts
+        if not self._guest_topology_ok(spec_obj):
+            return []
+        preferred = policy.allows_split(spec_obj.flavor)
+        candidates = [host.allocation_candidates for host in hosts]
+        co_located = [host for host in hosts
+                      if self.host_passes(host, spec_obj)]
+        if co_located or not preferred:
+            return co_located
+        # host_passes emptied the candidate lists it rejected.
+        for host, original in zip(hosts, candidates):
+            host.allocation_candidates = original
+        return [host for host in hosts
+                if self._split_passes(host, spec_obj)]
+
     def host_passes(self, host_state, spec_obj):
         slots = request.render_slots_requested(spec_obj)
         if not slots:
             return True
-        guest = spec_obj.numa_topology
-        if not guest or len(guest.cells) != 1:
-            LOG.error(
-                'Flavor %(flavor)s requests %(rc)s but %(why)s; set '
-                'hw:numa_nodes=1 so that the guest fits on its GPU\'s NUMA '
-                'cell. Rejecting every host.',
-                {'flavor': spec_obj.flavor.name, 'rc': names.RESOURCE_CLASS,
-                 'why': 'has no hw:numa_nodes' if not guest else
-                 'hw:numa_nodes=%d' % len(guest.cells)})
+        if not self._guest_topology_ok(spec_obj):
             return False
         if not host_state.numa_topology:
             LOG.debug('%s reports no NUMA topology; cannot place a render '
@@ -54,18 +86,22 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
                       'cannot tell the NUMA cell of %s render nodes.',
                       host_state)
             return False
+        one_cell = len(spec_obj.numa_topology.cells) == 1
         fits = {}
 
         def co_locatable(candidate):
             cell = self._render_cell(view, candidate)
             if cell is None:
                 return False
-            key = (cell, repr(sorted(candidate['mappings'].items()))
-                   if spec_obj.pci_requests and
-                   spec_obj.pci_requests.requests else None)
+            key = (cell, self._pci_key(spec_obj, candidate))
             if key not in fits:
-                fits[key] = self._fits_on_cell(
-                    host_state, spec_obj, cell, candidate)
+                if one_cell:
+                    fits[key] = self._fits_on_cell(
+                        host_state, spec_obj, cell, candidate)
+                else:
+                    fits[key] = self._fits_on_host(
+                        host_state, spec_obj, candidate,
+                        self._pinned_limits(host_state, spec_obj, cell))
             return fits[key]
 
         remaining = self.filter_candidates(host_state, co_locatable)
@@ -83,6 +119,77 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
             view, host_state.allocation_candidates[0])
         host_state.limits['numa_topology'] = self._pinned_limits(
             host_state, spec_obj, first_cell)
+        return True
+
+    @staticmethod
+    def _guest_topology_ok(spec_obj):
+        """A render guest needs a NUMA topology: hw:numa_nodes >= 1."""
+        if spec_obj.numa_topology and spec_obj.numa_topology.cells:
+            return True
+        LOG.error(
+            'Flavor %(flavor)s requests %(rc)s but has no hw:numa_nodes; '
+            'set hw:numa_nodes (1 or more) so that the guest\'s vCPUs and '
+            'RAM can be placed on its GPU\'s NUMA cell. Rejecting every '
+            'host.',
+            {'flavor': spec_obj.flavor.name, 'rc': names.RESOURCE_CLASS},
+            instance_uuid=spec_obj.instance_uuid)
+        return False
+
+    @staticmethod
+    def _pci_key(spec_obj, candidate):
+        """What else a fit depends on: the candidate's PCI mappings."""
+        if spec_obj.pci_requests and spec_obj.pci_requests.requests:
+            return repr(sorted(candidate['mappings'].items()))
+        return None
+
+    def _split_passes(self, host_state, spec_obj):
+        """Whether the guest fits anywhere on the host, GPU on any cell.
+
+        For ``preferred`` when no host co-locates: any candidate whose
+        render nodes have a free slot and whose guest passes Nova's full
+        NUMA fit over the whole host, with claim limits not pinned to a
+        cell (NUMATopologyFilter need not have run). Orders those
+        candidates by GPU load like co-locating ones and logs the split.
+        """
+        if not host_state.numa_topology:
+            return False
+        view = provider_view.current()
+        if view is None:
+            return False
+        limits = self._unpinned_limits(host_state, spec_obj)
+        fits = {}
+
+        def placeable(candidate):
+            if not self._render_room(view, candidate):
+                return False
+            key = self._pci_key(spec_obj, candidate)
+            if key not in fits:
+                fits[key] = self._fits_on_host(
+                    host_state, spec_obj, candidate, limits)
+            return fits[key]
+
+        remaining = self.filter_candidates(host_state, placeable)
+        if not remaining:
+            return False
+        host_state.allocation_candidates = load.order_candidates(
+            view, remaining, load.multiplier(host_state))
+        host_state.limits['numa_topology'] = limits
+        first = host_state.allocation_candidates[0]
+        gpu_cells = sorted(
+            {view.get(rp).cell for rp in request.render_providers(first)},
+            key=str)
+        LOG.warning(
+            'Instance %(instance)s: no host can put its render node, '
+            '%(cpus)d vCPUs and %(mem)d MB on one NUMA cell (no render node '
+            'with a free slot sits on a cell that can also fit the guest); '
+            'as %(key)s=%(preferred)s, host %(host)s may place it with its '
+            'render node on NUMA cell %(gpu_cells)s and its vCPUs and RAM '
+            'on other cells.',
+            {'instance': spec_obj.instance_uuid, 'cpus': spec_obj.vcpus,
+             'mem': spec_obj.memory_mb, 'key': names.AFFINITY_POLICY_KEY,
+             'preferred': names.POLICY_PREFERRED, 'host': host_state.host,
+             'gpu_cells': ', '.join(str(c) for c in gpu_cells)},
+            instance_uuid=spec_obj.instance_uuid)
         return True
 
     @staticmethod
@@ -116,3 +223,41 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         # limits over all cells, memoised per request (scheduler.cell_fit).
         return cell_fit.fits(host_state, spec_obj, cell,
                              candidate['mappings'])
+
+    @staticmethod
+    def _render_room(view, candidate):
+        """Whether every render provider of a candidate has a free slot."""
+        providers = request.render_providers(candidate)
+        for rp_uuid, amount in providers.items():
+            provider = view.get(rp_uuid)
+            if provider is None or provider.free < amount:
+                return False
+        return bool(providers)
+
+    @staticmethod
+    def _unpinned_limits(host_state, spec_obj):
+        """Claim limits of a split placement: no cell token, real physnets."""
+        network_metadata = None
+        if 'network_metadata' in spec_obj:
+            network_metadata = spec_obj.network_metadata
+        return policy.unpinned_numa_limits(
+            host_state.limits.get('numa_topology'),
+            host_state.cpu_allocation_ratio,
+            host_state.ram_allocation_ratio, network_metadata)
+
+    def _fits_on_host(self, host_state, spec_obj, candidate, limits):
+        """Nova's NUMA fit of the guest over the whole host, with ``limits``.
+
+        With limits pinned to a cell (``_pinned_limits``) it holds a guest of
+        several cells with the render node's cell among them; unpinned, it
+        is NUMATopologyFilter's own test.
+        """
+        pci_requests = None
+        if spec_obj.pci_requests:
+            pci_requests = spec_obj.pci_requests.requests
+        # numa_fit_instance_to_host writes into the topology it is given.
+        return hardware.numa_fit_instance_to_host(
+            host_state.numa_topology, spec_obj.numa_topology.obj_clone(),
+            limits=limits, pci_requests=pci_requests,
+            pci_stats=host_state.pci_stats,
+            provider_mapping=candidate['mappings']) is not None

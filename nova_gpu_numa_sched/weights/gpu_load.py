@@ -14,6 +14,12 @@ class GpuLoadWeigher(weights.BaseHostWeigher):
     most loaded when the multiplier is negative), so the first candidate
     speaks for the host. A negative multiplier then favours busy hosts:
     phones pack onto busy GPUs and idle GPUs can be powered down.
+
+    It never ranks a host that would split a guest from its render node's
+    cell (``gpu_numa:affinity_policy=preferred``) above one that would
+    co-locate it: GpuNumaAffinityFilter passes split hosts only when no
+    host of the request can co-locate, so the two never meet here. Only
+    that lets a weight made of GPU load alone decide between hosts.
     """
 
     def weight_multiplier(self, host_state):

@@ -1,7 +1,9 @@
 """Tests of the per-cell tokens that pin the compute claim to one cell."""
 
+import logging
 import types
 
+import fixtures
 from nova.compute import provider_tree
 from nova import exception
 from nova import objects
@@ -341,3 +343,185 @@ class NumaFitTestCase(testtools.TestCase):
         self.host.cells[2].memory_usage = 3072
         fitted = self.fit(self.pinned())
         self.assertEqual([2], [cell.id for cell in fitted.cells])
+
+
+class FakeTracker(object):
+    """The two claim entry points, testing the claim as Nova's Claim does.
+
+    Each call runs Nova's NUMA fit over the host with the limits it is
+    given and raises ComputeResourcesUnavailable when nothing fits, as
+    ``claims.Claim._test_numa_topology`` does, before recording anything.
+    """
+
+    host = 'compute1'
+
+    def __init__(self, tree, topology):
+        self.provider_tree = tree
+        self.topology = topology
+        self.compute_nodes = {NODENAME: objects.ComputeNode(
+            cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)}
+        self.calls = []
+        self.claimed = []
+
+    def _claim(self, flavor_topology, limits):
+        self.calls.append(limits)
+        numa = (limits or {}).get('numa_topology')
+        fitted = hardware.numa_fit_instance_to_host(
+            self.topology, flavor_topology, None, limits=numa)
+        if fitted is None:
+            raise exception.ComputeResourcesUnavailable(
+                reason='Requested instance NUMA topology cannot fit the '
+                       'given host NUMA topology')
+        self.claimed.append([cell.id for cell in fitted.cells])
+        return fitted
+
+    def instance_claim(self, context, instance, nodename, allocations,
+                       limits=None):
+        return self._claim(instance.numa_topology, limits)
+
+    def _move_claim(self, context, instance, new_flavor, nodename,
+                    migration, allocations, move_type=None, image_meta=None,
+                    limits=None):
+        return self._claim(instance.numa_topology, limits)
+
+    instance_claim = claim_cell._wrap(instance_claim, 'allocations')
+    _move_claim = claim_cell._wrap(_move_claim, 'allocations')
+
+
+class ClaimPolicyTestCase(testtools.TestCase):
+    """``preferred`` retries a pinned claim that does not fit, unpinned."""
+
+    def setUp(self):
+        super().setUp()
+        self.log = self.useFixture(fixtures.FakeLogger(
+            level=logging.WARNING, format='%(levelname)s %(message)s'))
+        tree = provider_tree.ProviderTree()
+        tree.new_root(NODENAME, uuids.compute1)
+        tree.new_child('compute1_gpu', NODENAME, uuid=uuids.gpu)
+        tree.update_inventory('compute1_gpu', {RC: {'total': 8}})
+        tree.update_traits('compute1_gpu', [names.numa_trait(1)])
+        tree.new_child('compute1_nocell', NODENAME, uuid=uuids.nocell)
+        tree.update_inventory('compute1_nocell', {RC: {'total': 8}})
+        # Cell 1, the GPU's, has 512 MB left; the guest wants 1024.
+        topology = cell_limits.add_cell_tokens(host_topology(n_cells=2))
+        topology.cells[1].memory_usage = 3584
+        self.tracker = FakeTracker(tree, topology)
+        self.allocations = {uuids.compute1: {'resources': {'VCPU': 2}},
+                            uuids.gpu: {'resources': {RC: 1}}}
+        self.scheduler_limits = {'numa_topology': objects.NUMATopologyLimits(
+            cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0,
+            network_metadata=metadata(['physnet1', names.cell_token(0)]))}
+
+    def instance(self, policy=None, memory=1024):
+        extra_specs = {'hw:numa_nodes': '1'}
+        if policy:
+            extra_specs[names.AFFINITY_POLICY_KEY] = policy
+        return objects.Instance(
+            uuid=uuids.instance, numa_topology=guest_topology(memory=memory),
+            flavor=objects.Flavor(name='phone', extra_specs=extra_specs))
+
+    def claim(self, instance, allocations=None, limits=None):
+        return self.tracker.instance_claim(
+            None, instance, NODENAME, allocations or self.allocations,
+            limits=limits)
+
+    def physnets(self, limits):
+        return limits['numa_topology'].network_metadata.physnets
+
+    def test_required_fails_on_the_render_cell_without_retry(self):
+        for policy in (None, names.POLICY_REQUIRED):
+            self.tracker.calls = []
+            self.assertRaises(exception.ComputeResourcesUnavailable,
+                              self.claim, self.instance(policy))
+            self.assertEqual(1, len(self.tracker.calls))
+            self.assertEqual({names.cell_token(1)},
+                             self.physnets(self.tracker.calls[0]))
+        self.assertEqual([], self.tracker.claimed)
+        self.assertEqual('', self.log.output)
+
+    def test_preferred_retries_unpinned_with_warning(self):
+        self.claim(self.instance(names.POLICY_PREFERRED),
+                   limits=self.scheduler_limits)
+        pinned, unpinned = self.tracker.calls
+        self.assertEqual({'physnet1', names.cell_token(1)},
+                         self.physnets(pinned))
+        # The scheduler's stale token goes too; real physnets stay.
+        self.assertEqual({'physnet1'}, self.physnets(unpinned))
+        self.assertEqual([[0]], self.tracker.claimed)
+        warning, = self.log.output.splitlines()
+        for word in ('WARNING', uuids.instance, 'NUMA cell 1', 'compute1',
+                     'cannot fit the given host NUMA topology',
+                     '%s=preferred' % names.AFFINITY_POLICY_KEY):
+            self.assertIn(word, warning)
+        # The caller's limits are untouched.
+        self.assertEqual({'physnet1', names.cell_token(0)},
+                         self.physnets(self.scheduler_limits))
+
+    def test_preferred_that_fits_its_render_cell_is_pinned(self):
+        self.claim(self.instance(names.POLICY_PREFERRED, memory=256))
+        self.assertEqual(1, len(self.tracker.calls))
+        self.assertEqual([[1]], self.tracker.claimed)
+        self.assertEqual('', self.log.output)
+
+    def test_preferred_retry_can_still_fail(self):
+        self.tracker.topology.cells[0].memory_usage = 3584
+        self.assertRaises(exception.ComputeResourcesUnavailable,
+                          self.claim, self.instance(names.POLICY_PREFERRED))
+        self.assertEqual(2, len(self.tracker.calls))
+        self.assertEqual([], self.tracker.claimed)
+
+    def test_preferred_without_render_slot_is_not_retried(self):
+        self.tracker.topology.cells[0].memory_usage = 3584
+        limits = {'numa_topology': objects.NUMATopologyLimits(
+            cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)}
+        self.assertRaises(exception.ComputeResourcesUnavailable,
+                          self.claim, self.instance(names.POLICY_PREFERRED),
+                          {uuids.compute1: {'resources': {'VCPU': 2}}},
+                          limits)
+        self.assertEqual(1, len(self.tracker.calls))
+        self.assertIs(limits, self.tracker.calls[0])
+        self.assertEqual('', self.log.output)
+
+    def test_preferred_provider_without_cell_claims_unpinned(self):
+        self.claim(self.instance(names.POLICY_PREFERRED),
+                   {uuids.nocell: {'resources': {RC: 1}}})
+        limits, = self.tracker.calls
+        self.assertNotIn('network_metadata', limits['numa_topology'])
+        self.assertEqual([[0]], self.tracker.claimed)
+        self.assertIn('has no CUSTOM_NUMA_NODE_<N> trait', self.log.output)
+        self.assertIn('NUMA cell unknown', self.log.output)
+
+    def test_move_follows_the_new_flavor(self):
+        """A resize to a preferred flavor may split; to a required one not."""
+        required = objects.Flavor(name='r', extra_specs={})
+        preferred = objects.Flavor(name='p', extra_specs={
+            names.AFFINITY_POLICY_KEY: names.POLICY_PREFERRED})
+        self.tracker._move_claim(
+            None, self.instance(), preferred, NODENAME, None,
+            self.allocations, limits=None)
+        self.assertEqual([[0]], self.tracker.claimed)
+        self.assertRaises(
+            exception.ComputeResourcesUnavailable, self.tracker._move_claim,
+            None, self.instance(names.POLICY_PREFERRED), required, NODENAME,
+            None, self.allocations, limits=None)
+        self.assertEqual([[0]], self.tracker.claimed)
+
+    def test_unpinned_limits(self):
+        limits = objects.SchedulerLimits(
+            numa_topology=objects.NUMATopologyLimits(
+                cpu_allocation_ratio=8.0, ram_allocation_ratio=1.0,
+                network_metadata=metadata(
+                    ['physnet1', names.cell_token(3)], tunneled=True)),
+            vcpu=32, memory_mb=None, disk_gb=None)
+        unpinned = claim_cell.unpinned_limits(self.tracker, NODENAME, limits)
+        self.assertEqual(32, unpinned['vcpu'])
+        numa = unpinned['numa_topology']
+        self.assertEqual({'physnet1'}, numa.network_metadata.physnets)
+        self.assertTrue(numa.network_metadata.tunneled)
+        self.assertEqual(8.0, numa.cpu_allocation_ratio)
+        forced = claim_cell.unpinned_limits(self.tracker, NODENAME, None)
+        self.assertEqual(['numa_topology'], list(forced))
+        self.assertEqual((1.0, 1.0), (
+            forced['numa_topology'].cpu_allocation_ratio,
+            forced['numa_topology'].ram_allocation_ratio))
+        self.assertNotIn('network_metadata', forced['numa_topology'])

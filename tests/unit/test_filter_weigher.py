@@ -6,6 +6,7 @@ import threading
 import fixtures
 from nova import objects
 from nova.scheduler.client import report
+from nova.scheduler import filters as nova_filters
 from nova.scheduler import host_manager
 from nova.scheduler import weights
 from nova.virt import hardware
@@ -74,11 +75,14 @@ def gpus_of(state):
 
 
 GPU_NAMES = ['gpu%d' % i for i in range(4)] + [
-    'full', 'nocell', 'unknown', 'a0', 'a1', 'b0', 'b1']
+    'full', 'nocell', 'unknown', 'a0', 'a1', 'b0', 'b1', 'c1']
 
 
-def spec(slots=1, vcpus=1, memory_mb=512, numa_nodes=1, physnets=None):
+def spec(slots=1, vcpus=1, memory_mb=512, numa_nodes=1, physnets=None,
+         policy=None):
     extra_specs = {}
+    if policy is not None:
+        extra_specs[names.AFFINITY_POLICY_KEY] = policy
     if numa_nodes:
         extra_specs['hw:numa_nodes'] = str(numa_nodes)
     if slots:
@@ -140,8 +144,11 @@ class PluginTestCase(testtools.TestCase):
         return {p for p in physnets if names.is_cell_token(p)}
 
     def errors(self):
+        return self.lines('ERROR')
+
+    def lines(self, level):
         return [line for line in self.log.output.splitlines()
-                if line.startswith('ERROR')]
+                if line.startswith(level)]
 
 
 class FilterTestCase(PluginTestCase):
@@ -169,14 +176,42 @@ class FilterTestCase(PluginTestCase):
         self.assertIn('hw:numa_nodes', errors[0])
         self.assertNotIn('numa_topology', state.limits)
 
-    def test_render_request_with_two_guest_cells_rejected(self):
-        state = self.four_gpus()
-        self.assertFalse(self.filter.host_passes(
-            state, spec(vcpus=2, memory_mb=1024, numa_nodes=2)))
+    def test_render_request_without_numa_topology_says_one_or_more(self):
+        self.four_gpus()
+        hosts = [host_state('host%d' % i, gpus=['gpu0']) for i in range(3)]
+        self.assertEqual([], self.filter.filter_all(
+            hosts, spec(numa_nodes=0, policy=names.POLICY_PREFERRED)))
+        # One ERROR per request, not one per host.
         errors = self.errors()
         self.assertEqual(1, len(errors), errors)
-        self.assertIn('phone-flavor', errors[0])
-        self.assertIn('hw:numa_nodes=2', errors[0])
+        self.assertIn('set hw:numa_nodes (1 or more)', errors[0])
+        self.assertNotIn('hw:numa_nodes=1', errors[0])
+
+    def test_two_cell_guest_gets_render_cell_among_its_cells(self):
+        """Nova's spreading would pick cells 0 and 1; the GPU is on 2."""
+        self.set_view(render_provider('gpu2', 2))
+        state = host_state(gpus=['gpu2'])
+        guest = spec(vcpus=2, memory_mb=1024, numa_nodes=2)
+        self.assertTrue(self.filter.host_passes(state, guest))
+        self.assertEqual([], self.errors())
+        self.assertEqual({names.cell_token(2)},
+                         self.pinned_physnets(state))
+        fitted = hardware.numa_fit_instance_to_host(
+            state.numa_topology, guest.numa_topology, provider_mapping=None,
+            limits=state.limits['numa_topology'])
+        self.assertIn(2, [cell.id for cell in fitted.cells])
+        unpinned = hardware.numa_fit_instance_to_host(
+            state.numa_topology, guest.numa_topology, provider_mapping=None)
+        self.assertNotIn(2, [cell.id for cell in unpinned.cells])
+
+    def test_two_cell_guest_whose_half_does_not_fit_the_gpu_cell(self):
+        """The other cells fit the guest; the render node's cannot."""
+        self.set_view(render_provider('gpu2', 2))
+        state = host_state(usage={2: (0, CELL_MEMORY_MB - 256)},
+                           gpus=['gpu2'])
+        self.assertFalse(self.filter.host_passes(
+            state, spec(vcpus=2, memory_mb=1024, numa_nodes=2)))
+        self.assertEqual([], state.allocation_candidates)
 
     def test_host_without_numa_topology_rejected(self):
         state = self.four_gpus()
@@ -282,6 +317,142 @@ class FilterTestCase(PluginTestCase):
             state.numa_topology, spec().numa_topology,
             provider_mapping=None, limits=state.limits['numa_topology'])
         self.assertEqual([2], [cell.id for cell in fitted.cells])
+
+
+class AffinityPolicyTestCase(PluginTestCase):
+    """filter_all: co-locate when any host can, else split if preferred."""
+
+    PREFERRED = names.POLICY_PREFERRED
+
+    def full_gpu_cell(self, name='host1', gpus=('gpu1',), used=0):
+        """A host whose GPU cell (1) has no RAM left; cells 0, 2, 3 fit."""
+        self.view.providers.update({
+            getattr(uuids, gpu): render_provider(gpu, 1, used=used)
+            for gpu in gpus})
+        return host_state(name, usage={1: (0, CELL_MEMORY_MB)},
+                          gpus=list(gpus))
+
+    def setUp(self):
+        super().setUp()
+        self.view = self.set_view()
+
+    def test_required_never_splits(self):
+        hosts = [self.full_gpu_cell()]
+        for policy in (None, names.POLICY_REQUIRED):
+            self.assertEqual([], self.filter.filter_all(
+                hosts, spec(policy=policy)))
+        self.assertEqual([], self.lines('WARNING'))
+
+    def test_unknown_policy_is_required(self):
+        """A value the API never saw (no validation) must not loosen."""
+        self.assertEqual([], self.filter.filter_all(
+            [self.full_gpu_cell()], spec(policy='Preferred')))
+        errors = self.errors()
+        self.assertEqual(1, len(errors), errors)
+        self.assertIn("'%s' is 'Preferred'" % names.AFFINITY_POLICY_KEY,
+                      errors[0])
+        self.assertIn('required, preferred', errors[0])
+
+    def test_preferred_splits_when_no_host_co_locates(self):
+        state = self.full_gpu_cell(gpus=('gpu0', 'gpu1'), used=0)
+        self.view.providers[uuids.gpu0].used = 6
+        self.view.providers[uuids.gpu0].cell = 1
+        self.assertEqual([state], self.filter.filter_all(
+            [state], spec(policy=self.PREFERRED)))
+        # Least loaded GPU first, and claim limits not pinned to any cell.
+        self.assertEqual(['gpu1', 'gpu0'], gpus_of(state))
+        limits = state.limits['numa_topology']
+        self.assertNotIn('network_metadata', limits)
+        self.assertEqual((4.0, 1.0), (limits.cpu_allocation_ratio,
+                                      limits.ram_allocation_ratio))
+        fitted = hardware.numa_fit_instance_to_host(
+            state.numa_topology, spec().numa_topology,
+            provider_mapping=None, limits=limits)
+        self.assertNotEqual([1], [cell.id for cell in fitted.cells])
+        warnings = self.lines('WARNING')
+        self.assertEqual(1, len(warnings), warnings)
+        for word in (uuids.instance, 'host host1', 'NUMA cell 1',
+                     names.AFFINITY_POLICY_KEY, 'no render node with a free '
+                     'slot sits on a cell that can also fit the guest'):
+            self.assertIn(word, warnings[0])
+
+    def test_preferred_co_locates_when_any_host_can(self):
+        """The co-locating host wins alone, however idle the other GPU."""
+        self.conf.config(weight_multiplier=10.0, group='gpu_numa')
+        split = self.full_gpu_cell('hostB', gpus=('b1',), used=0)
+        self.view.providers[uuids.a1] = render_provider('a1', 1, used=9)
+        colocating = host_state('hostA', gpus=['a1'])
+        passed = self.filter.filter_all([split, colocating],
+                                        spec(policy=self.PREFERRED))
+        self.assertEqual([colocating], passed)
+        self.assertEqual({names.cell_token(1)},
+                         self.pinned_physnets(colocating))
+        self.assertEqual([], self.lines('WARNING'))
+        weighed = weights.HostWeightHandler().get_weighed_objects(
+            [self.weigher], passed, spec(policy=self.PREFERRED))
+        self.assertEqual(['hostA'], [w.obj.host for w in weighed])
+
+    def test_weigher_would_prefer_the_idle_split_host(self):
+        """Why the filter must decide: by load alone hostB would win."""
+        split = self.full_gpu_cell('hostB', gpus=('b1',), used=0)
+        self.view.providers[uuids.a1] = render_provider('a1', 1, used=9)
+        colocating = host_state('hostA', gpus=['a1'])
+        weighed = weights.HostWeightHandler().get_weighed_objects(
+            [self.weigher], [colocating, split], spec())
+        self.assertEqual(['hostB', 'hostA'], [w.obj.host for w in weighed])
+
+    def test_preferred_split_needs_a_fit_somewhere(self):
+        """No NUMATopologyFilter needed: the host-wide fit is done here."""
+        self.view.providers[uuids.gpu1] = render_provider('gpu1', 1)
+        state = host_state(
+            usage={cell: (0, CELL_MEMORY_MB) for cell in range(4)},
+            gpus=['gpu1'])
+        self.assertEqual([], self.filter.filter_all(
+            [state], spec(policy=self.PREFERRED)))
+        self.assertEqual([], state.allocation_candidates)
+        self.assertEqual([], self.lines('WARNING'))
+
+    def test_preferred_split_needs_a_free_slot(self):
+        state = self.full_gpu_cell(used=10)
+        self.assertEqual([], self.filter.filter_all(
+            [state], spec(policy=self.PREFERRED)))
+
+    def test_split_drops_stale_token_keeps_physnets(self):
+        """An earlier pass's pin must not confine a split claim."""
+        state = self.full_gpu_cell()
+        state.limits['numa_topology'] = objects.NUMATopologyLimits(
+            cpu_allocation_ratio=2.0, ram_allocation_ratio=1.0,
+            network_metadata=objects.NetworkMetadata(
+                physnets={'physnet-a', names.cell_token(1)}, tunneled=False))
+        self.assertEqual([state], self.filter.filter_all(
+            [state], spec(policy=self.PREFERRED)))
+        self.assertEqual({'physnet-a'}, self.pinned_physnets(state))
+        self.assertEqual(2.0,
+                         state.limits['numa_topology'].cpu_allocation_ratio)
+
+    def test_non_render_and_rebuild_requests_pass_untouched(self):
+        state = self.full_gpu_cell()
+        candidates = state.allocation_candidates
+        self.assertEqual([state], self.filter.filter_all(
+            [state], spec(slots=0)))
+        rebuild = spec()
+        rebuild.scheduler_hints = {'_nova_check_type': ['rebuild']}
+        self.assertEqual([state], self.filter.filter_all([state], rebuild))
+        self.assertIs(candidates, state.allocation_candidates)
+        self.assertEqual({}, state.limits)
+
+    def test_filter_handler_runs_filter_all(self):
+        """Nova's handler calls filter_all with the whole host list."""
+        split = self.full_gpu_cell('hostB', gpus=('b1',))
+        self.view.providers[uuids.a1] = render_provider('a1', 1, used=9)
+        colocating = host_state('hostA', gpus=['a1'])
+        passed = nova_filters.HostFilterHandler().get_filtered_objects(
+            [self.filter], [split, colocating], spec(policy=self.PREFERRED))
+        self.assertEqual(['hostA'], [h.host for h in passed])
+        passed = nova_filters.HostFilterHandler().get_filtered_objects(
+            [self.filter], [self.full_gpu_cell('hostC', gpus=('c1',))],
+            spec(policy=self.PREFERRED))
+        self.assertEqual(['hostC'], [h.host for h in passed])
 
 
 class WeigherTestCase(PluginTestCase):

@@ -1,5 +1,8 @@
 """Tests of the render node devices added to nova's guest config."""
 
+import logging
+
+import fixtures
 from lxml import etree
 from nova import objects
 from nova.virt.libvirt import config as vconfig
@@ -8,6 +11,7 @@ import testtools
 
 from nova_gpu_numa_sched.compute import guest_devices
 from nova_gpu_numa_sched.compute import render_node
+from nova_gpu_numa_sched import names
 
 objects.register_all()
 
@@ -43,14 +47,18 @@ def vnc():
     return dev
 
 
-def instance_on(*cells):
+def instance_on(*cells, policy=None):
     topology = None
     if cells:
         topology = objects.InstanceNUMATopology(cells=[
             objects.InstanceNUMACell(id=cell, cpuset={i}, pcpuset=set(),
                                      memory=1024)
             for i, cell in enumerate(cells)])
-    return objects.Instance(uuid=uuids.instance, numa_topology=topology)
+    instance = objects.Instance(uuid=uuids.instance, numa_topology=topology)
+    if policy is not None:
+        instance.flavor = objects.Flavor(
+            name='phone', extra_specs={names.AFFINITY_POLICY_KEY: policy})
+    return instance
 
 
 class AttachRenderNodeTestCase(testtools.TestCase):
@@ -121,12 +129,45 @@ class CheckSameCellTestCase(testtools.TestCase):
         self.assertIn('is on cell 1', message)
         self.assertIn(uuids.instance, message)
 
-    def test_spanning_cells_raises(self):
-        """A guest on two cells is not confined to the GPU's cell."""
+    def setUp(self):
+        super().setUp()
+        self.log = self.useFixture(fixtures.FakeLogger(
+            level=logging.WARNING, format='%(levelname)s %(message)s'))
+
+    def test_spanning_cells_with_the_render_cell_passes(self):
+        """A guest of several cells needs the GPU's cell among them."""
+        self.assertIsNone(guest_devices.check_same_cell(
+            instance_on(0, 1), NODE))
+        self.assertEqual('', self.log.output)
+
+    def test_spanning_other_cells_raises(self):
         error = self.assertRaises(guest_devices.RenderNodeNumaMismatch,
                                   guest_devices.check_same_cell,
-                                  instance_on(1, 0), NODE)
-        self.assertIn('cell(s) [0, 1]', str(error))
+                                  instance_on(2, 0), NODE)
+        self.assertIn('cell(s) [0, 2]', str(error))
+
+    def test_required_policy_split_raises(self):
+        self.assertRaises(guest_devices.RenderNodeNumaMismatch,
+                          guest_devices.check_same_cell,
+                          instance_on(0, policy=names.POLICY_REQUIRED), NODE)
+        self.assertEqual('', self.log.output)
+
+    def test_preferred_policy_split_passes_with_warning(self):
+        self.assertIsNone(guest_devices.check_same_cell(
+            instance_on(0, policy=names.POLICY_PREFERRED), NODE))
+        warning, = self.log.output.splitlines()
+        for word in ('WARNING', uuids.instance, 'cell(s) [0]',
+                     '/dev/dri/renderD129 on cell 1',
+                     '%s=preferred' % names.AFFINITY_POLICY_KEY):
+            self.assertIn(word, warning)
+
+    def test_preferred_policy_without_numa_topology_raises(self):
+        """No hw:numa_nodes is never accepted, whatever the policy."""
+        error = self.assertRaises(
+            guest_devices.RenderNodeNumaMismatch,
+            guest_devices.check_same_cell,
+            instance_on(policy=names.POLICY_PREFERRED), NODE)
+        self.assertIn('none (no hw:numa_nodes)', str(error))
 
     def test_no_numa_topology_raises(self):
         error = self.assertRaises(guest_devices.RenderNodeNumaMismatch,
