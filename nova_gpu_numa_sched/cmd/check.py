@@ -1,0 +1,249 @@
+"""``nova-gpu-numa check``: is this deployment set up for the plugin?
+
+Upgrade-check style, like ``nova-status upgrade check``: each check gives
+Success, Warning or Failure with details, and the exit code is the worst
+of them (0, 1 or 2). Run it on a controller with nova.conf: it reads the
+scheduler options there, the flavors from the API database and the render
+node providers from Placement.
+"""
+
+import textwrap
+import types
+
+from oslo_upgradecheck import upgradecheck
+
+from nova_gpu_numa_sched.cmd import output
+from nova_gpu_numa_sched.cmd import placement as placement_cmd
+from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import nova_compat
+from nova_gpu_numa_sched.scheduler import request
+
+Code = upgradecheck.Code
+Result = upgradecheck.Result
+
+FORMATS = (output.FORMAT_TABLE, output.FORMAT_JSON)
+
+PLUGIN_FILTERS = 'nova_gpu_numa_sched.filters'
+TOPOLOGY_FILTER = 'GpuNumaTopologyFilter'
+AFFINITY_FILTER = 'GpuNumaAffinityFilter'
+NOVA_NUMA_FILTER = 'NUMATopologyFilter'
+WEIGHER = 'nova_gpu_numa_sched.weights.GpuLoadWeigher'
+COMPUTE_DRIVER = 'gpu_numa.GpuNumaLibvirtDriver'
+_SHOWN = 5
+
+
+def add_parser(subparsers):
+    return subparsers.add_parser(
+        'check', help='check Nova\'s configuration, flavors and Placement '
+                      'for the plugin (exit 0, 1 or 2)')
+
+
+def _listed(items):
+    items = sorted(items)
+    shown = ', '.join(items[:_SHOWN])
+    return shown + (' and %d more' % (len(items) - _SHOWN)
+                    if len(items) > _SHOWN else '')
+
+
+def check_filters(conf):
+    """The plugin's filter is available and enabled, in a working order."""
+    group = conf.filter_scheduler
+    available = list(group.available_filters)
+    enabled = list(group.enabled_filters)
+
+    def is_available(name):
+        return '%s.%s' % (PLUGIN_FILTERS, name) in available
+
+    topology = TOPOLOGY_FILTER in enabled
+    affinity = AFFINITY_FILTER in enabled
+    numa = NOVA_NUMA_FILTER in enabled
+    if not topology and not affinity:
+        return Result(Code.FAILURE, (
+            '[filter_scheduler] enabled_filters has neither %s (instead of '
+            '%s) nor %s (after %s): nothing keeps a guest on its render '
+            'node\'s cell.' % (TOPOLOGY_FILTER, NOVA_NUMA_FILTER,
+                               AFFINITY_FILTER, NOVA_NUMA_FILTER)))
+    for name in [n for n in (TOPOLOGY_FILTER, AFFINITY_FILTER)
+                 if n in enabled and not is_available(n)]:
+        return Result(Code.FAILURE, (
+            '%s is in [filter_scheduler] enabled_filters but not in '
+            'available_filters: add "available_filters = %s.%s" (keep '
+            'nova.scheduler.filters.all_filters).' % (
+                name, PLUGIN_FILTERS, name)))
+    if topology and (affinity or numa):
+        twice = [n for n in (NOVA_NUMA_FILTER, AFFINITY_FILTER)
+                 if n in enabled]
+        return Result(Code.WARNING, (
+            '%s replaces %s and %s, but enabled_filters also has %s: each '
+            'guest is fitted twice. Remove %s.' % (
+                TOPOLOGY_FILTER, NOVA_NUMA_FILTER, AFFINITY_FILTER,
+                ' and '.join(twice), ' and '.join(twice))))
+    if affinity and not numa:
+        return Result(Code.FAILURE, (
+            '%s needs %s before it in enabled_filters (or use %s alone).' % (
+                AFFINITY_FILTER, NOVA_NUMA_FILTER, TOPOLOGY_FILTER)))
+    if affinity and enabled.index(AFFINITY_FILTER) < enabled.index(
+            NOVA_NUMA_FILTER):
+        return Result(Code.FAILURE, (
+            '%s comes before %s in enabled_filters; it must come after.' % (
+                AFFINITY_FILTER, NOVA_NUMA_FILTER)))
+    used = TOPOLOGY_FILTER if topology else '%s after %s' % (
+        AFFINITY_FILTER, NOVA_NUMA_FILTER)
+    return Result(Code.SUCCESS, '%s is enabled.' % used)
+
+
+def check_weigher(conf):
+    if WEIGHER in conf.filter_scheduler.weight_classes:
+        return Result(Code.SUCCESS, 'GpuLoadWeigher is in weight_classes '
+                      '(multiplier %s).' % conf.gpu_numa.weight_multiplier)
+    return Result(Code.WARNING, (
+        '[filter_scheduler] weight_classes lacks %s: guests are co-located '
+        'but not spread over the least loaded GPUs. Add "weight_classes = '
+        '%s" (keep nova.scheduler.weights.all_weighers).' % (
+            WEIGHER, WEIGHER)))
+
+
+def check_compute_driver(conf, fleet):
+    """This host's compute_driver, and which compute nodes report GPUs."""
+    local = conf.compute_driver
+    if local and local != COMPUTE_DRIVER:
+        return Result(Code.FAILURE, (
+            'this nova.conf sets compute_driver = %s; compute hosts with '
+            'GPUs need compute_driver = %s.' % (local, COMPUTE_DRIVER)))
+    without = fleet.hosts_without_render()
+    with_render = sorted({rp.host for rp in fleet.render})
+    if not with_render:
+        return Result(Code.FAILURE, (
+            'no compute node reports a render node provider to Placement: '
+            'set compute_driver = %s on the GPU hosts (and check '
+            '"nova-gpu-numa discover" there).' % COMPUTE_DRIVER))
+    details = '%d compute node(s) report render nodes.' % len(with_render)
+    if without:
+        details += (' %d report none (no GPU, or compute_driver is not %s '
+                    'there): %s.' % (len(without), COMPUTE_DRIVER,
+                                     _listed(without)))
+    return Result(Code.SUCCESS, details)
+
+
+def _flavor_problems(extra_specs):
+    problems = []
+    numa_nodes = extra_specs.get('hw:numa_nodes')
+    # Nova gives a guest a NUMA topology for any of these.
+    has_numa = bool(numa_nodes or extra_specs.get('hw:mem_page_size') or
+                    extra_specs.get('hw:cpu_policy') in ('dedicated',
+                                                         'mixed'))
+    if not has_numa:
+        problems.append('no NUMA topology (set hw:numa_nodes=1)')
+    elif numa_nodes not in (None, '1'):
+        problems.append('hw:numa_nodes=%s (a guest renders through one '
+                        'render node: use 1)' % numa_nodes)
+    policy = extra_specs.get(names.AFFINITY_POLICY_KEY)
+    if policy is not None and policy not in names.AFFINITY_POLICIES:
+        problems.append('%s=%s is not one of %s' % (
+            names.AFFINITY_POLICY_KEY, policy,
+            ', '.join(names.AFFINITY_POLICIES)))
+    return problems
+
+
+def check_flavors(flavors):
+    """Flavors that ask for a render slot can be placed."""
+    render = [f for f in flavors if request.render_slots_requested(
+        types.SimpleNamespace(flavor=f))]
+    bad = []
+    for flavor in render:
+        problems = _flavor_problems(flavor.extra_specs or {})
+        if problems:
+            bad.append('%s: %s' % (flavor.name, '; '.join(problems)))
+    if bad:
+        return Result(Code.FAILURE, 'Flavors requesting %s that cannot be '
+                      'placed: %s.' % (names.RESOURCE_CLASS, ' | '.join(bad)))
+    if not render:
+        return Result(Code.SUCCESS, 'No flavor requests %s yet.' %
+                      names.RESOURCE_CLASS)
+    return Result(Code.SUCCESS, '%d flavor(s) request %s, all with one NUMA '
+                  'node and a valid policy.' % (len(render),
+                                                names.RESOURCE_CLASS))
+
+
+def check_provider_traits(fleet):
+    missing = [rp.name for rp in fleet.render if rp.cell is None]
+    if missing:
+        return Result(Code.FAILURE, (
+            'render node provider(s) without a %s<N> trait: %s. The filter '
+            'cannot place guests on them; restart nova-compute there with '
+            'compute_driver = %s.' % (names.NUMA_TRAIT_PREFIX,
+                                      _listed(missing), COMPUTE_DRIVER)))
+    return Result(Code.SUCCESS, 'All %d render node provider(s) carry a '
+                  'NUMA cell trait.' % len(fleet.render))
+
+
+def check_nova_version():
+    problems = ['%s: %s' % (expected.qualname, why)
+                for expected in nova_compat.COMPUTE + nova_compat.SCHEDULER
+                for why in [nova_compat.problem(expected)] if why]
+    version = nova_compat.nova_version()
+    if problems:
+        return Result(Code.FAILURE, 'Nova %s lacks what the plugin wraps '
+                      '(supported: %s): %s' % (
+                          version, nova_compat.SUPPORTED_NOVA,
+                          '; '.join(problems)))
+    if not nova_compat.is_supported_version(version):
+        return Result(Code.WARNING, 'Nova %s is outside %s.' % (
+            version, nova_compat.SUPPORTED_NOVA))
+    return Result(Code.SUCCESS, 'Nova %s (supported: %s).' % (
+        version, nova_compat.SUPPORTED_NOVA))
+
+
+def _all_flavors():
+    from nova import context as nova_context
+    from nova import objects
+    return objects.FlavorList.get_all(nova_context.get_admin_context())
+
+
+def run_checks(conf, placement, flavors=None):
+    """[(name, Result)] in a fixed order."""
+    fleet = placement.fleet()
+    if flavors is None:
+        flavors = _all_flavors()
+    return [
+        ('Nova version', check_nova_version()),
+        ('Scheduler filter', check_filters(conf)),
+        ('Load weigher', check_weigher(conf)),
+        ('Compute driver', check_compute_driver(conf, fleet)),
+        ('Render flavors', check_flavors(flavors)),
+        ('Provider cell traits', check_provider_traits(fleet)),
+    ]
+
+
+def exit_code(results):
+    return max([int(result.code) for _, result in results] or [0])
+
+
+def render_table(results):
+    # One row per check; details wrapped under it, as nova-status does,
+    # so the table stays within 80 columns.
+    lines = ['%-22s %s' % ('CHECK', 'RESULT')]
+    for name, result in results:
+        lines.append('%-22s %s' % (name, upgradecheck.UPGRADE_CHECK_MSG_MAP[
+            result.code]))
+        for line in textwrap.wrap(result.details or '', 74):
+            lines.append('    ' + line)
+    return '\n'.join(lines) + '\n'
+
+
+def render_json(results):
+    return output.to_json({
+        'exit_code': exit_code(results),
+        'checks': [{'check': name,
+                    'result': upgradecheck.UPGRADE_CHECK_MSG_MAP[
+                        result.code],
+                    'code': int(result.code),
+                    'details': result.details}
+                   for name, result in results]})
+
+
+def run(args, conf, placement_factory=placement_cmd.Placement):
+    results = run_checks(conf, placement_factory())
+    text = (render_json(results) if args.format == output.FORMAT_JSON
+            else render_table(results))
+    return exit_code(results), text
