@@ -11,6 +11,10 @@ CONF = conf.CONF
 
 def multiplier(host_state):
     """``[gpu_numa] weight_multiplier``, overridden by aggregate metadata."""
+    if not host_state.aggregates:
+        # What get_weight_multiplier answers then, without its set and
+        # validation: this runs once per host and request.
+        return CONF.gpu_numa.weight_multiplier
     return utils.get_weight_multiplier(
         host_state, names.WEIGHT_MULTIPLIER_AGGREGATE_KEY,
         CONF.gpu_numa.weight_multiplier)

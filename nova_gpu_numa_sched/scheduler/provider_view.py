@@ -97,20 +97,40 @@ def _request_id(context):
     return getattr(context, 'request_id', None)
 
 
+def asks_render_slots(resources):
+    """Whether a candidate query (a ``ResourceRequest``) wants render slots.
+
+    A request without one needs no view: its filters and weigher return
+    before they look, so its summaries are not read at all.
+    """
+    try:
+        merged = resources.merged_resources()
+    except AttributeError:
+        return True  # not Nova's ResourceRequest: keep the summaries
+    return bool(merged.get(names.RESOURCE_CLASS))
+
+
+def record_candidates(request_id, resources, provider_summaries):
+    """Keep what a request's candidate query answered; return its view.
+
+    A new request id starts a new view for this thread; a second query of
+    the same request (Nova's PCPU fallback) adds to the first.
+    """
+    view = current()
+    if view is None or request_id is None or view.request_id != request_id:
+        view = ProviderView(request_id)
+        _local.view = view
+    if provider_summaries and asks_render_slots(resources):
+        view.add_summaries(provider_summaries)
+    return view
+
+
 def _wrap_get_allocation_candidates(method):
     @functools.wraps(method)
     def wrapper(self, context, resources, *args, **kwargs):
         result = method(self, context, resources, *args, **kwargs)
-        view = current()
-        request_id = _request_id(context)
-        if view is None or request_id is None or (
-                view.request_id != request_id):
-            # A new request; a second query of the same request (Nova's
-            # PCPU fallback) adds to the first.
-            view = ProviderView(request_id)
-            _local.view = view
-        if result:
-            view.add_summaries(result[1])
+        record_candidates(_request_id(context), resources,
+                          result[1] if result else None)
         return result
     return wrapper
 
