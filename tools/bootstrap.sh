@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Prepare this checkout for tests and the demo, on Debian or Ubuntu as root.
 #
-#  1. installs the system packages of bindep.txt (profile "test" by default,
-#     BINDEP_PROFILE=build for the build set only), running apt-get update
-#     only when a package is missing;
-#  2. creates .venv (Python from $PYTHON, default python3) when missing;
+#  1. creates .venv (Python from $PYTHON, default python3) when missing,
+#     installing Debian's python3-venv first if the interpreter lacks it;
+#  2. installs the ``bindep`` tool into .venv, pinned by
+#     upper-constraints.txt, and lets it list the missing system packages of
+#     bindep.txt (profile "test" by default, BINDEP_PROFILE=build for the
+#     build set only); installs them, running apt-get update only when one
+#     is missing;
 #  3. installs requirements.txt and test-requirements.txt pinned by
 #     upper-constraints.txt, skipped while .venv/.bootstrap-stamp matches the
 #     hash of those files;
@@ -25,73 +28,7 @@ STAMP=$VENV/.bootstrap-stamp
 
 log() { echo "bootstrap: $*"; }
 
-# --- 1. system packages ------------------------------------------------------
-
-# Print the packages of bindep.txt that apply to a dpkg platform and to the
-# profile: entries without selectors, or whose selectors name platform:dpkg
-# (or no platform) and the profile (or no profile). Negated selectors (!x)
-# exclude.
-bindep_packages() {
-    awk -v profile="$1" '
-        /^[[:space:]]*(#|$)/ { next }
-        {
-            pkg = $1
-            sel = ""
-            if (match($0, /\[[^]]*\]/)) {
-                sel = substr($0, RSTART + 1, RLENGTH - 2)
-            }
-            n = split(sel, s, /[[:space:]]+/)
-            has_plat = 0; plat_ok = 0; has_prof = 0; prof_ok = 0; neg = 0
-            for (i = 1; i <= n; i++) {
-                if (s[i] == "") continue
-                if (s[i] ~ /^!/) {
-                    x = substr(s[i], 2)
-                    if (x == "platform:dpkg" || x == profile) neg = 1
-                    continue
-                }
-                if (s[i] ~ /^platform:/) {
-                    has_plat = 1
-                    if (s[i] == "platform:dpkg") plat_ok = 1
-                } else {
-                    has_prof = 1
-                    if (s[i] == profile) prof_ok = 1
-                }
-            }
-            if (neg) next
-            if (has_plat && !plat_ok) next
-            if (has_prof && !prof_ok) next
-            print pkg
-        }' bindep.txt
-}
-
-install_system_packages() {
-    if ! command -v dpkg-query >/dev/null 2>&1; then
-        log "no dpkg: install the packages of bindep.txt (profile" \
-            "$PROFILE) by hand"
-        return 0
-    fi
-    local missing=() pkg
-    for pkg in $(bindep_packages "$PROFILE"); do
-        if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != \
-             "install ok installed" ]; then
-            missing+=("$pkg")
-        fi
-    done
-    if [ ${#missing[@]} -eq 0 ]; then
-        return 0
-    fi
-    if [ "$(id -u)" != 0 ]; then
-        log "missing system packages: ${missing[*]}; run as root or" \
-            "install them" >&2
-        exit 1
-    fi
-    log "installing system packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-}
-
-# --- 2. virtual environment --------------------------------------------------
+# --- 1. virtual environment --------------------------------------------------
 
 ensure_venv() {
     if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' \
@@ -105,7 +42,67 @@ ensure_venv() {
     fi
     log "creating $VENV with $("$PYTHON" -V 2>&1)"
     rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
+    if ! "$PYTHON" -m venv "$VENV" >/dev/null 2>&1; then
+        # Debian's interpreter ships venv and pip separately; bindep and
+        # everything else come from the venv, so this is the one package
+        # installed before bindep can be asked.
+        rm -rf "$VENV"
+        if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1
+        then
+            log "$PYTHON cannot create a venv; install python3-venv" >&2
+            exit 1
+        fi
+        log "installing python3-venv"
+        DEBIAN_FRONTEND=noninteractive apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            --no-install-recommends python3-venv
+        "$PYTHON" -m venv "$VENV"
+    fi
+}
+
+# --- 2. system packages, as the bindep tool selects them ------------------
+
+BINDEP=$VENV/bin/bindep
+
+ensure_bindep() {
+    if [ -x "$BINDEP" ] && "$BINDEP" --version >/dev/null 2>&1; then
+        return 0
+    fi
+    log "installing bindep into $VENV"
+    "$VENV/bin/python" -m pip install -q -c upper-constraints.txt bindep
+}
+
+install_system_packages() {
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        log "no dpkg: install the packages \`$BINDEP -b $PROFILE\` lists" \
+            "by hand"
+        return 0
+    fi
+    ensure_bindep
+    local missing rc=0
+    # -b: brief, one missing package a line; exit status 1 when some are
+    # missing, which is not an error here.
+    missing=$("$BINDEP" -b -f bindep.txt "$PROFILE") || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        return 0
+    fi
+    # Anything but package names means bindep itself failed.
+    if [ -z "$missing" ] ||
+            printf '%s\n' "$missing" | grep -qv '^[a-z0-9][a-z0-9.+-]*$'
+    then
+        log "bindep failed on bindep.txt (exit $rc): $missing" >&2
+        exit 1
+    fi
+    # shellcheck disable=SC2086
+    set -- $missing
+    if [ "$(id -u)" != 0 ]; then
+        log "missing system packages: $*; run as root or install them" >&2
+        exit 1
+    fi
+    log "installing system packages: $*"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "$@"
 }
 
 # --- 3. pinned requirements ----------------------------------------------------
@@ -153,9 +150,9 @@ install_project() {
 }
 
 start=$SECONDS
+ensure_venv
 install_system_packages
 t_system=$((SECONDS - start))
-ensure_venv
 install_requirements
 t_python=$((SECONDS - start - t_system))
 install_project
