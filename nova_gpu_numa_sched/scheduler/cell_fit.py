@@ -69,10 +69,12 @@ def fits(host_state, spec_obj, cell_id, provider_mapping):
         return _fit(host_cell, guest.obj_clone(), ratios, pci_requests,
                     host_state.pci_stats, provider_mapping)
     memo = _memo()
-    key = (guest_key(guest), ratios, cell_key(host_cell))
+    guest_sig = guest_key(guest)
+    key = (guest_sig, ratios, cell_key(host_cell))
     found = memo.results.get(key)
     if found is None:
-        found = _fit(host_cell, _scratch_guest(memo, guest), ratios)
+        found = _fit(host_cell, _scratch_guest(memo, guest, guest_sig),
+                     ratios)
         memo.results[key] = found
     else:
         memo.hits += 1
@@ -144,13 +146,13 @@ def _reusable(guest):
     return policy in _SHARED_POLICIES and not pagesize
 
 
-def _scratch_guest(memo, guest):
+def _scratch_guest(memo, guest, guest_sig):
+    """A copy of the guest that Nova's fit may write into."""
     if not _reusable(guest):
         return guest.obj_clone()
-    key = guest_key(guest)
-    scratch = memo.scratch.get(key)
+    scratch = memo.scratch.get(guest_sig)
     if scratch is None:
-        scratch = memo.scratch[key] = guest.obj_clone()
+        scratch = memo.scratch[guest_sig] = guest.obj_clone()
     return scratch
 
 
