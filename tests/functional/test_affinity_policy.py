@@ -211,3 +211,33 @@ class PolicyValidationTest(AffinityPolicyBase):
                 {KEY: value, 'hw:numa_nodes': '1'},
                 self.post({KEY: value, 'hw:numa_nodes': '1'}).body[
                     'extra_specs'])
+
+
+class DropInFilterTest(AffinityPolicyBase):
+    """The same policy with GpuNumaTopologyFilter alone, no Nova NUMA filter.
+
+    The split fit must not rely on NUMATopologyFilter having run.
+    """
+
+    ADDITIONAL_FILTERS = ['GpuNumaTopologyFilter']
+    SCHEDULER_FLAGS = dict(AffinityPolicyBase.SCHEDULER_FLAGS, **{
+        'filter_scheduler.available_filters': [
+            'nova.scheduler.filters.all_filters',
+            'nova_gpu_numa_sched.filters.GpuNumaTopologyFilter']})
+
+    def test_required_refused_preferred_split(self):
+        manager = self.scheduler.manager.host_manager
+        self.assertEqual(
+            ['GpuNumaTopologyFilter'],
+            [f.__class__.__name__ for f in manager.enabled_filters
+             if 'Numa' in f.__class__.__name__ or
+             'NUMA' in f.__class__.__name__])
+        self.start_host('host1')
+        self.fill_gpu_cell('host1')
+        server = self.boot(self.flavor(), 'required',
+                           expected_state='ERROR')
+        self.assertIn('No valid host', server['fault']['message'])
+        server = self.boot(self.flavor(names.POLICY_PREFERRED), 'preferred')
+        self.assertSplit(server)
+        self.assertEqual({0: BIG_MB, 1: BIG_MB},
+                         self.cell_memory_usage('host1'))

@@ -401,6 +401,20 @@ class AffinityPolicyTestCase(PluginTestCase):
             [self.weigher], [colocating, split], spec())
         self.assertEqual(['hostB', 'hostA'], [w.obj.host for w in weighed])
 
+    def test_two_cell_guest_splits_only_when_preferred(self):
+        """Neither pair of cells with the GPU's cell 1 can hold it."""
+        state = self.full_gpu_cell()
+        guest = dict(vcpus=2, memory_mb=1024, numa_nodes=2)
+        self.assertEqual([], self.filter.filter_all([state], spec(**guest)))
+        state = self.full_gpu_cell()
+        self.assertEqual([state], self.filter.filter_all(
+            [state], spec(policy=self.PREFERRED, **guest)))
+        fitted = hardware.numa_fit_instance_to_host(
+            state.numa_topology, spec(**guest).numa_topology,
+            provider_mapping=None, limits=state.limits['numa_topology'])
+        self.assertNotIn(1, [cell.id for cell in fitted.cells])
+        self.assertEqual(1, len(self.lines('WARNING')))
+
     def test_preferred_split_needs_a_fit_somewhere(self):
         """No NUMATopologyFilter needed: the host-wide fit is done here."""
         self.view.providers[uuids.gpu1] = render_provider('gpu1', 1)
