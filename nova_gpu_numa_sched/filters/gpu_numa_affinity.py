@@ -34,7 +34,7 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
 
     ``filter_all`` adds the ``preferred`` policy: when no host of the
     request can co-locate, hosts that can hold the guest on other cells
-    than its render node pass, with a WARNING each. That decision needs
+    than its render node pass, named in one WARNING. That decision needs
     every host at once, so it lives in ``filter_all``, which Nova calls
     with the whole host list; ``host_passes`` alone only co-locates.
     """
@@ -67,8 +67,11 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         # host_passes emptied the candidate lists it rejected.
         for host, original in zip(hosts, candidates):
             host.allocation_candidates = original
-        return [host for host in hosts
-                if self._split_passes(host, spec_obj)]
+        split = [host for host in hosts
+                 if self._split_passes(host, spec_obj)]
+        if split:
+            self._warn_split(split, spec_obj)
+        return split
 
     def host_passes(self, host_state, spec_obj):
         slots = request.render_slots_requested(spec_obj)
@@ -149,7 +152,8 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         render nodes have a free slot and whose guest passes Nova's full
         NUMA fit over the whole host, with claim limits not pinned to a
         cell (NUMATopologyFilter need not have run). Orders those
-        candidates by GPU load like co-locating ones and logs the split.
+        candidates by GPU load like co-locating ones; ``filter_all`` logs
+        the split.
         """
         if not host_state.numa_topology:
             return False
@@ -174,23 +178,45 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         host_state.allocation_candidates = load.order_candidates(
             view, remaining, load.multiplier(host_state))
         host_state.limits['numa_topology'] = limits
-        first = host_state.allocation_candidates[0]
-        gpu_cells = sorted(
-            {view.get(rp).cell for rp in request.render_providers(first)},
-            key=str)
+        LOG.debug('%(host)s: may hold the guest with its render node on '
+                  'NUMA cell %(cells)s and its vCPUs and RAM elsewhere.',
+                  {'host': host_state,
+                   'cells': self._render_cells_of(
+                       view, host_state.allocation_candidates[0])},
+                  instance_uuid=spec_obj.instance_uuid)
+        return True
+
+    #: Hosts named in the split WARNING; the rest are counted.
+    _SPLIT_HOSTS_LOGGED = 10
+
+    def _warn_split(self, hosts, spec_obj):
+        """One WARNING per request (not per host): instance, hosts, why."""
+        view = provider_view.current()
+        named = ['%s (render node on NUMA cell %s)' % (
+                     host.host, self._render_cells_of(
+                         view, host.allocation_candidates[0]))
+                 for host in hosts[:self._SPLIT_HOSTS_LOGGED]]
+        if len(hosts) > len(named):
+            named.append('%d more' % (len(hosts) - len(named)))
         LOG.warning(
             'Instance %(instance)s: no host can put its render node, '
             '%(cpus)d vCPUs and %(mem)d MB on one NUMA cell (no render node '
             'with a free slot sits on a cell that can also fit the guest); '
-            'as %(key)s=%(preferred)s, host %(host)s may place it with its '
-            'render node on NUMA cell %(gpu_cells)s and its vCPUs and RAM '
-            'on other cells.',
+            'as %(key)s=%(preferred)s, it may be placed with its render '
+            'node on another cell than its vCPUs and RAM, on host(s): '
+            '%(hosts)s.',
             {'instance': spec_obj.instance_uuid, 'cpus': spec_obj.vcpus,
              'mem': spec_obj.memory_mb, 'key': names.AFFINITY_POLICY_KEY,
-             'preferred': names.POLICY_PREFERRED, 'host': host_state.host,
-             'gpu_cells': ', '.join(str(c) for c in gpu_cells)},
+             'preferred': names.POLICY_PREFERRED,
+             'hosts': ', '.join(named)},
             instance_uuid=spec_obj.instance_uuid)
-        return True
+
+    @staticmethod
+    def _render_cells_of(view, candidate):
+        """The cells of a candidate's render providers, as text."""
+        cells = {view.get(rp).cell
+                 for rp in request.render_providers(candidate)}
+        return ', '.join(str(cell) for cell in sorted(cells, key=str))
 
     @staticmethod
     def _render_cell(view, candidate):

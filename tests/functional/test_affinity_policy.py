@@ -102,8 +102,8 @@ class GpuCellTooSmallTest(AffinityPolicyBase):
                          self.slot_usage())
         # The scheduler, the compute claim and the driver each say why.
         self.assertEqual(1, len(self.log_lines(
-            'WARNING', server['id'], 'host host1 may place it with its '
-            'render node on NUMA cell 1', '%s=preferred' % KEY)))
+            'WARNING', server['id'], '%s=preferred' % KEY,
+            'on host(s): host1 (render node on NUMA cell 1).')))
         self.assertEqual(1, len(self.log_lines(
             'WARNING', server['id'], 'cannot be claimed on the NUMA cell 1',
             'host1', 'cannot fit')))

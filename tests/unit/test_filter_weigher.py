@@ -74,7 +74,7 @@ def gpus_of(state):
             if RC in alloc['resources']]
 
 
-GPU_NAMES = ['gpu%d' % i for i in range(4)] + [
+GPU_NAMES = ['gpu%d' % i for i in range(12)] + [
     'full', 'nocell', 'unknown', 'a0', 'a1', 'b0', 'b1', 'c1']
 
 
@@ -371,10 +371,23 @@ class AffinityPolicyTestCase(PluginTestCase):
         self.assertNotEqual([1], [cell.id for cell in fitted.cells])
         warnings = self.lines('WARNING')
         self.assertEqual(1, len(warnings), warnings)
-        for word in (uuids.instance, 'host host1', 'NUMA cell 1',
-                     names.AFFINITY_POLICY_KEY, 'no render node with a free '
-                     'slot sits on a cell that can also fit the guest'):
+        for word in (uuids.instance, 'on host(s): host1 (render node on '
+                     'NUMA cell 1)', names.AFFINITY_POLICY_KEY,
+                     'no render node with a free slot sits on a cell that '
+                     'can also fit the guest'):
             self.assertIn(word, warnings[0])
+
+    def test_one_split_warning_per_request(self):
+        """A large fleet must not log a WARNING per host."""
+        hosts = [self.full_gpu_cell('host%02d' % i, gpus=('gpu%d' % i,))
+                 for i in range(12)]
+        self.assertEqual(hosts, self.filter.filter_all(
+            hosts, spec(policy=self.PREFERRED)))
+        warning, = self.lines('WARNING')
+        self.assertIn('host00 (render node on NUMA cell 1), host01', warning)
+        self.assertIn('host09 (render node on NUMA cell 1), 2 more.',
+                      warning)
+        self.assertNotIn('host10', warning)
 
     def test_preferred_co_locates_when_any_host_can(self):
         """The co-locating host wins alone, however idle the other GPU."""
