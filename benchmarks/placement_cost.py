@@ -94,8 +94,8 @@ def parse_args(argv):
                         help='max_placement_results of part 2 (default '
                              '100: 1/16 of the candidates, as 1000 is for '
                              '2,000 hosts with 8 GPUs)')
-    parser.add_argument('--boots', type=int, default=300,
-                        help='phones booted per part 2 run (default 300)')
+    parser.add_argument('--boots', type=int, default=200,
+                        help='phones booted per part 2 run (default 200)')
     parser.add_argument('--max-candidates', type=int, default=None,
                         help='[placement] max_allocation_candidates of the '
                              '"cap" runs (default: 2 x --balance-hosts)')
