@@ -36,20 +36,29 @@ Gpu = collections.namedtuple('Gpu', 'uuid cell capacity used load')
 
 
 class Host:
-    """One compute node: NUMA cells with usage and GPUs on some cells."""
+    """One compute node: NUMA cells with usage and GPUs on some cells.
 
-    def __init__(self, index, rng):
+    A mixed fleet draws each host's size, GPU cells and other guests' usage
+    at random, so hardly two cells are alike. A uniform fleet is one server
+    model (12 CPUs per cell, one GPU per cell) running phones and a few
+    guest sizes, as a cloud-phone fleet is: many cells are alike.
+    """
+
+    def __init__(self, index, rng, uniform=False):
         self.index = index
         self.name = 'compute-%04d' % index
         self.uuid = str(uuid_lib.UUID(int=rng.getrandbits(128)))
-        cpus = rng.choice((8, 10, 12, 14, 16))
+        cpus = 12 if uniform else rng.choice((8, 10, 12, 14, 16))
         self.cell_cpus = cpus
         self.cell_mb = cpus * 4096
         self.gpus = []
-        for _ in range(rng.randint(2, 4)):
+        gpu_cells = (list(range(NUMA_CELLS)) if uniform else
+                     [rng.randrange(NUMA_CELLS)
+                      for _ in range(rng.randint(2, 4))])
+        for cell in gpu_cells:
             self.gpus.append(Gpu(
                 uuid=str(uuid_lib.UUID(int=rng.getrandbits(128))),
-                cell=rng.randrange(NUMA_CELLS),
+                cell=cell,
                 capacity=SLOTS_PER_GPU,
                 used=rng.randint(0, SLOTS_PER_GPU),
                 load=rng.choice((None, 0, 10, 20, 30, 50, 70, 90))))
@@ -58,7 +67,8 @@ class Host:
         self.cpu_usage, self.memory_usage = [], []
         for cell in range(NUMA_CELLS):
             phones = sum(g.used for g in self.gpus if g.cell == cell)
-            others = rng.random()
+            others = rng.choice((0.0, 0.25, 0.5)) if uniform else (
+                rng.random())
             self.cpu_usage.append(min(
                 int(cpus * CPU_RATIO),
                 phones * PHONE_VCPUS + int(others * cpus * CPU_RATIO * 0.6)))
@@ -202,10 +212,10 @@ class Answer:
 class Fleet:
     """N hosts, and what Placement would answer for a phone and a VM."""
 
-    def __init__(self, size, seed):
+    def __init__(self, size, seed, uniform=False):
         rng = random.Random('%s-%d' % (seed, size))
         self.size = size
-        self.hosts = [Host(i, rng) for i in range(size)]
+        self.hosts = [Host(i, rng, uniform) for i in range(size)]
         self.gpu_cell = {gpu.uuid: gpu.cell
                          for host in self.hosts for gpu in host.gpus}
         now = timeutils.utcnow(with_timezone=True)

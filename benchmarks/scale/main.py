@@ -48,6 +48,10 @@ def parse(argv):
                              'after one warm-up (default: 5)')
     parser.add_argument('--seed', default='gpu-numa',
                         help='seed of the synthetic fleet')
+    parser.add_argument('--uniform', action='store_true',
+                        help='one server model with a GPU on every cell '
+                             'and a few guest sizes, instead of a mixed '
+                             'fleet (many cells alike)')
     parser.add_argument('--no-pair', dest='pair', action='store_false',
                         help='do not time the older NUMATopologyFilter + '
                              'GpuNumaAffinityFilter pair')
@@ -62,10 +66,11 @@ def main(argv=None):
     started = time.perf_counter()
     guard = placement_lib.HttpGuard()
     with mock.patch.object(ks_session.Session, 'request', guard.request):
-        fleets = {size: fleet_lib.Fleet(size, args.seed)
+        fleets = {size: fleet_lib.Fleet(size, args.seed, args.uniform)
                   for size in args.hosts}
-        print('synthetic fleets built in %.1f s'
-              % (time.perf_counter() - started))
+        print('synthetic %s fleets built in %.1f s'
+              % ('uniform' if args.uniform else 'mixed',
+                 time.perf_counter() - started))
         # Keep the fleets out of the collector's scans: each timed section
         # starts after a collection that then costs milliseconds.
         gc.collect()

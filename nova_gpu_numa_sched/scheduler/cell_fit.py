@@ -69,7 +69,7 @@ def fits(host_state, spec_obj, cell_id, provider_mapping):
         return _fit(host_cell, guest.obj_clone(), ratios, pci_requests,
                     host_state.pci_stats, provider_mapping)
     memo = _memo()
-    guest_sig = guest_key(guest)
+    guest_sig = _guest_key_of_request(memo, guest)
     key = (guest_sig, ratios, cell_key(host_cell))
     found = memo.results.get(key)
     if found is None:
@@ -110,32 +110,63 @@ def _network_metadata(spec_obj):
     return metadata
 
 
-def cell_key(cell):
-    """Everything of a host cell that Nova's one-cell fit reads.
+#: Fields of a host cell that Nova's one-cell fit reads (its id is left
+#: out: the answer does not depend on it; network metadata is checked on
+#: its own, outside the memo).
+_CELL_FIELDS = ('cpuset', 'pcpuset', 'memory', 'cpu_usage', 'memory_usage',
+                'pinned_cpus', 'siblings', 'mempages')
+_PAGE_FIELDS = ('size_kb', 'total', 'used', 'reserved')
+_GUEST_CELL_FIELDS = ('cpu_policy', 'cpu_thread_policy', 'cpuset',
+                      'pcpuset', 'memory', 'pagesize')
 
-    The id is left out (the fit's answer does not depend on it) so that the
-    same cell state on any cell id shares one answer. Network metadata is
-    checked on its own, outside the memo.
+
+def _values(obj, fields):
+    """The values of an object's fields, None for a field not set.
+
+    oslo.versionedobjects keeps each field's value in the instance
+    attribute ``_obj_<field>``; reading those is several times cheaper than
+    its property getters, and this runs for every host cell of a request.
+    ``test_topology_filter`` checks that every field changes the key.
     """
-    return (
-        frozenset(cell.cpuset), frozenset(cell.pcpuset), cell.memory,
-        cell.cpu_usage, cell.memory_usage, frozenset(cell.pinned_cpus),
-        tuple(frozenset(s) for s in cell.siblings),
-        tuple((p.size_kb, p.total, p.used,
-               p.reserved if 'reserved' in p else 0)
-              for p in cell.mempages) if 'mempages' in cell else None)
+    attributes = vars(obj)
+    return [attributes.get('_obj_' + field) for field in fields]
+
+
+def _frozen(value):
+    if isinstance(value, (set, frozenset)):
+        return frozenset(value)
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def cell_key(cell):
+    """Everything of a host cell that Nova's one-cell fit reads."""
+    key = [_frozen(value) for value in _values(cell, _CELL_FIELDS[:-1])]
+    mempages = vars(cell).get('_obj_mempages')
+    key.append(None if mempages is None else tuple(
+        tuple(_values(pages, _PAGE_FIELDS)) for pages in mempages))
+    return tuple(key)
 
 
 def guest_key(guest):
     """Everything of a one-cell guest topology that Nova's fit reads."""
-    cell = guest.cells[0]
-    return (
-        guest.emulator_threads_policy
-        if 'emulator_threads_policy' in guest else None,
-        cell.cpu_policy if 'cpu_policy' in cell else None,
-        cell.cpu_thread_policy if 'cpu_thread_policy' in cell else None,
-        frozenset(cell.cpuset), frozenset(cell.pcpuset), cell.memory,
-        cell.pagesize if 'pagesize' in cell else None)
+    return (vars(guest).get('_obj_emulator_threads_policy'),) + tuple(
+        _frozen(value)
+        for value in _values(guest.cells[0], _GUEST_CELL_FIELDS))
+
+
+def _guest_key_of_request(memo, guest):
+    """``guest_key``, computed once per guest topology object.
+
+    Filters do not write into the request's guest topology. After each
+    instance of a multi-create the scheduler's claim fits it and replaces
+    it with a new object, which this recognises by identity: the key is
+    computed again then.
+    """
+    if memo.guest is not guest:
+        memo.guest, memo.guest_sig = guest, guest_key(guest)
+    return memo.guest_sig
 
 
 def _reusable(guest):
@@ -163,6 +194,8 @@ class Memo:
         self.results = {}
         self.scratch = {}
         self.hits = 0
+        self.guest = None
+        self.guest_sig = None
 
 
 def _memo():

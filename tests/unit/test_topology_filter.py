@@ -245,6 +245,47 @@ class CellFitTest(helpers.PluginTestCase):
         # A pinned guest's topology is never written to.
         self.assertEqual(before, spec_obj.numa_topology.obj_to_primitive())
 
+    def test_every_field_the_fit_reads_changes_the_key(self):
+        def cell():
+            return helpers.host_state().numa_topology.cells[0]
+
+        base = cell_fit.cell_key(cell())
+        self.assertEqual(base, cell_fit.cell_key(cell()))
+        changes = {
+            'cpuset': {0, 1, 2}, 'pcpuset': {3}, 'memory': 1024,
+            'cpu_usage': 3, 'memory_usage': 100, 'pinned_cpus': {3},
+            'siblings': [{0, 1}, {2, 3}],
+            'mempages': [objects.NUMAPagesTopology(
+                size_kb=4, total=1024, used=0)]}
+        for field, value in changes.items():
+            changed = cell()
+            setattr(changed, field, value)
+            self.assertNotEqual(base, cell_fit.cell_key(changed), field)
+        for field, value in (('total', 1), ('used', 1), ('reserved', 1),
+                             ('size_kb', 2048)):
+            changed = cell()
+            setattr(changed.mempages[0], field, value)
+            self.assertNotEqual(base, cell_fit.cell_key(changed), field)
+        # The id is not read: one answer for the same state on any id.
+        same = cell()
+        changed = objects.NUMACell(id=3, **{
+            field: getattr(same, field) for field in same.obj_fields
+            if field != 'id' and same.obj_attr_is_set(field)})
+        self.assertEqual(base, cell_fit.cell_key(changed))
+
+        guest = render_spec().numa_topology
+        base = cell_fit.guest_key(guest)
+        for field, value in (
+                ('cpu_policy', fields.CPUAllocationPolicy.DEDICATED),
+                ('cpu_thread_policy', 'isolate'), ('cpuset', {0, 1}),
+                ('pcpuset', {0}), ('memory', 1), ('pagesize', 2048)):
+            changed = render_spec().numa_topology
+            setattr(changed.cells[0], field, value)
+            self.assertNotEqual(base, cell_fit.guest_key(changed), field)
+        changed = render_spec().numa_topology
+        changed.emulator_threads_policy = 'isolate'
+        self.assertNotEqual(base, cell_fit.guest_key(changed))
+
     def test_request_topology_is_not_written(self):
         self.set_view()
         spec_obj = render_spec()
