@@ -92,6 +92,20 @@ class GpuCellTooSmallTest(AffinityPolicyBase):
         self.assertEqual([], self.log_lines('WARNING', KEY))
         self.assertEqual({0: 0, 1: BIG_MB}, self.cell_memory_usage('host1'))
 
+    def test_unvalidated_bad_value_is_required(self):
+        """Set before API validation (microversion 2.85): never loosens."""
+        self.start_host('host1')
+        self.fill_gpu_cell('host1')
+        admin = self.api_fixture.admin_api
+        self.addCleanup(setattr, admin, 'microversion', admin.microversion)
+        admin.microversion = '2.85'
+        flavor = self.flavor('Preferred')
+        server = self.boot(flavor, 'phone', expected_state='ERROR')
+        self.assertIn('No valid host', server['fault']['message'])
+        self.assertNotEqual([], self.log_lines(
+            'ERROR', "'%s' is 'Preferred', not one of: required, "
+            "preferred" % KEY))
+
     def test_preferred_splits_across_cells(self):
         self.start_host('host1')
         self.fill_gpu_cell('host1')
