@@ -38,9 +38,9 @@ def parse(argv):
     parser.add_argument('--overbook', type=float, default=1.05,
                         help='phones asked in the fill phase per render '
                              'slot of the fleet (default: 1.05)')
-    parser.add_argument('--vm-share', type=float, default=0.15,
+    parser.add_argument('--vm-share', type=float, default=0.35,
                         help='share of the fleet\'s RAM asked by background '
-                             'VMs (default: 0.15)')
+                             'VMs (default: 0.35)')
     parser.add_argument('--churn', type=float, default=0.5,
                         help='churn events (half deletes, half boots) per '
                              'fill-phase boot (default: 0.5)')
@@ -76,13 +76,21 @@ def setup():
     objects.register_all()
 
 
-def bounds(hosts, sizes, exact):
-    """{'co-located': Bound, 'split': Bound} for a demand of ``sizes``."""
+def bounds(hosts, sizes, exact, with_lp=False):
+    """{'co-located': Bound, 'split': Bound} for a demand of ``sizes``.
+
+    With ``with_lp`` (and an exact solve), the co-located LP relaxation
+    too, to show how far it sits from the optimum.
+    """
     demand = optimum.demand_counts(sizes)
-    return {'co-located': optimum.solve(hosts, demand, co_located=True,
-                                        integral=exact),
-            'split': optimum.solve(hosts, demand, co_located=False,
-                                   integral=exact)}
+    found = {'co-located': optimum.solve(hosts, demand, co_located=True,
+                                         integral=exact),
+             'split': optimum.solve(hosts, demand, co_located=False,
+                                    integral=exact)}
+    if with_lp and exact:
+        found['co-located LP'] = optimum.solve(hosts, demand,
+                                               integral=False)
+    return found
 
 
 def main(argv=None):
@@ -96,7 +104,7 @@ def main(argv=None):
                                vm_share=args.vm_share, churn=args.churn)
     exact = args.hosts <= args.exact_max_hosts
     peak_bound = bounds(template, stream.demand(stream.fill_end).values(),
-                        exact)
+                        exact, with_lp=True)
     capacities = [[gpu.capacity for gpu in host.gpus] for host in template]
     report.print_setup(template, stream, policies, note, peak_bound)
     results = []

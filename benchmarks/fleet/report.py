@@ -72,6 +72,11 @@ def print_policy(result, peak_bound, capacities):
                                     for s in spreads])
     _row('CV of GPU usage over the fleet',
          *['%.3f' % s.cv for s in spreads])
+    idle = collections.Counter()
+    for (kind, used), caps in zip(peak.gpu_used, capacities):
+        idle[kind] += sum(caps) - sum(used)
+    print('  render slots idle after fill, by host kind: %s' % ', '.join(
+        '%s %d' % (kind, n) for kind, n in sorted(idle.items())))
     print('  end-of-stream bound: %s' % _bounds(final_bound))
     print('  phone boots refused after the fill phase that a re-placement '
           'of the running instances would have held: %d'

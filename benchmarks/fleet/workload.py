@@ -75,7 +75,7 @@ def _mean(sizes, attr):
     return sum(getattr(s, attr) * s.share for s in sizes)
 
 
-def generate(hosts, rng, overbook=1.05, vm_share=0.15, churn=0.5):
+def generate(hosts, rng, overbook=1.05, vm_share=0.35, churn=0.5):
     """The stream for a fleet of ``hosts``."""
     slots = sum(gpu.capacity for host in hosts for gpu in host.gpus)
     memory = sum(host.memory_mb for host in hosts)
