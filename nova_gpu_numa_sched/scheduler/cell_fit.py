@@ -55,25 +55,22 @@ def fits(host_state, spec_obj, cell_id, provider_mapping):
     host_cell = _cell_by_id(host_topology, cell_id)
     if host_cell is None:
         return False
-    network_metadata = _network_metadata(spec_obj)
-    if network_metadata is not None and not (
+    memo = _memo()
+    wants = _request_of(memo, spec_obj, guest)
+    if wants.network_metadata is not None and not (
             hardware._numa_cells_support_network_metadata(
-                host_topology, [host_cell], network_metadata)):
+                host_topology, [host_cell], wants.network_metadata)):
         return False
-    pci_requests = None
-    if spec_obj.pci_requests and spec_obj.pci_requests.requests:
-        pci_requests = spec_obj.pci_requests.requests
     ratios = (host_state.cpu_allocation_ratio,
               host_state.ram_allocation_ratio)
-    if pci_requests:
-        return _fit(host_cell, guest.obj_clone(), ratios, pci_requests,
-                    host_state.pci_stats, provider_mapping)
-    memo = _memo()
-    guest_sig = _guest_key_of_request(memo, guest)
-    key = (guest_sig, ratios, cell_key(host_cell))
+    if wants.pci_requests:
+        return _fit(host_cell, guest.obj_clone(), ratios,
+                    wants.pci_requests, host_state.pci_stats,
+                    provider_mapping)
+    key = (wants.guest_sig, ratios, cell_key(host_cell))
     found = memo.results.get(key)
     if found is None:
-        found = _fit(host_cell, _scratch_guest(memo, guest, guest_sig),
+        found = _fit(host_cell, _scratch_guest(memo, guest, wants.guest_sig),
                      ratios)
         memo.results[key] = found
     else:
@@ -142,11 +139,14 @@ def _frozen(value):
 
 def cell_key(cell):
     """Everything of a host cell that Nova's one-cell fit reads."""
-    key = [_frozen(value) for value in _values(cell, _CELL_FIELDS[:-1])]
-    mempages = vars(cell).get('_obj_mempages')
-    key.append(None if mempages is None else tuple(
-        tuple(_values(pages, _PAGE_FIELDS)) for pages in mempages))
-    return tuple(key)
+    (cpuset, pcpuset, memory, cpu_usage, memory_usage, pinned_cpus,
+     siblings, mempages) = _values(cell, _CELL_FIELDS)
+    return (
+        _frozen(cpuset), _frozen(pcpuset), memory, cpu_usage, memory_usage,
+        _frozen(pinned_cpus),
+        None if siblings is None else tuple(map(frozenset, siblings)),
+        None if mempages is None else tuple(
+            tuple(_values(pages, _PAGE_FIELDS)) for pages in mempages))
 
 
 def guest_key(guest):
@@ -156,17 +156,32 @@ def guest_key(guest):
         for value in _values(guest.cells[0], _GUEST_CELL_FIELDS))
 
 
-def _guest_key_of_request(memo, guest):
-    """``guest_key``, computed once per guest topology object.
+class _Wants:
+    """What a request's fits read from its RequestSpec, read once."""
 
-    Filters do not write into the request's guest topology. After each
-    instance of a multi-create the scheduler's claim fits it and replaces
-    it with a new object, which this recognises by identity: the key is
-    computed again then.
+    def __init__(self, spec_obj, guest):
+        self.spec_obj = spec_obj
+        self.guest = guest
+        self.guest_sig = guest_key(guest)
+        self.network_metadata = _network_metadata(spec_obj)
+        self.pci_requests = None
+        if spec_obj.pci_requests and spec_obj.pci_requests.requests:
+            self.pci_requests = spec_obj.pci_requests.requests
+
+
+def _request_of(memo, spec_obj, guest):
+    """The request's ``_Wants``, read once per spec and guest topology.
+
+    Filters do not write into the RequestSpec. After each instance of a
+    multi-create the scheduler's claim fits the guest topology and replaces
+    it with a new object, which this recognises by identity: it is read
+    again then.
     """
-    if memo.guest is not guest:
-        memo.guest, memo.guest_sig = guest, guest_key(guest)
-    return memo.guest_sig
+    wants = memo.wants
+    if wants is None or wants.spec_obj is not spec_obj or (
+            wants.guest is not guest):
+        wants = memo.wants = _Wants(spec_obj, guest)
+    return wants
 
 
 def _reusable(guest):
@@ -194,8 +209,7 @@ class Memo:
         self.results = {}
         self.scratch = {}
         self.hits = 0
-        self.guest = None
-        self.guest_sig = None
+        self.wants = None
 
 
 def _memo():
