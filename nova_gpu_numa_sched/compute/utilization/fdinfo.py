@@ -95,13 +95,15 @@ class Client:
 
     ``busy_ns``: {engine: busy nanoseconds}; ``cycles``: {engine: (busy
     cycles, total cycles)} for drivers that count in GPU clock cycles
-    (xe); ``capacity``: {engine: identical engines behind that name}.
+    (xe); ``capacity``: {engine: identical engines behind that name};
+    ``unreadable``: engines whose counter was garbage.
     """
 
     busy_ns: ty.Dict[str, int] = dataclasses.field(default_factory=dict)
     cycles: ty.Dict[str, ty.Tuple[int, int]] = dataclasses.field(
         default_factory=dict)
     capacity: ty.Dict[str, int] = dataclasses.field(default_factory=dict)
+    unreadable: ty.Set[str] = dataclasses.field(default_factory=set)
 
     def has_engines(self):
         return bool(self.busy_ns or self.cycles)
@@ -121,6 +123,8 @@ class Client:
         for engine, value in other.capacity.items():
             self.capacity[engine] = max(value,
                                         self.capacity.get(engine, 1))
+        self.unreadable = ((self.unreadable | other.unreadable) -
+                           set(self.busy_ns) - set(self.cycles))
 
 
 @dataclasses.dataclass
@@ -165,6 +169,11 @@ def client_from_fields(fields, device):
             elif key.startswith(CYCLES):
                 client.cycles[key[len(CYCLES):]] = _uint(value)
         except ValueError:
+            # A bad capacity leaves the engine at capacity 1.
+            for prefix in (ENGINE, TOTAL_CYCLES, CYCLES):
+                if key.startswith(prefix) and not key.startswith(CAPACITY):
+                    client.unreadable.add(key[len(prefix):])
+                    break
             _warn(device, ('garbage', key), 'Ignoring %s of a DRM client of '
                   '%s: %r is not what drm-usage-stats specifies',
                   key, device, value)
@@ -173,6 +182,7 @@ def client_from_fields(fields, device):
     client.cycles = {engine: (value, totals[engine])
                      for engine, value in client.cycles.items()
                      if engine in totals and engine not in client.busy_ns}
+    client.unreadable -= set(client.busy_ns) | set(client.cycles)
     return client
 
 
@@ -183,6 +193,9 @@ def busy_percent(previous, current, elapsed_ns):
     divided by the engine's capacity (identical engines behind one name).
     A client seen only in the current sample counts from its first sample;
     one that exited is dropped; a counter that stepped back adds nothing.
+    An engine a known client did not print before counts from 0 (amdgpu
+    prints only engines it has used); one whose counter was garbage in
+    the previous sample counts from its next one.
 
     The GPU's value is the busiest engine's, not a mean or a sum: engines
     run in parallel, and a saturated render engine cannot take another
@@ -203,10 +216,14 @@ def busy_percent(previous, current, elapsed_ns):
         if before is None:
             continue
         for engine, value in now.busy_ns.items():
-            grown = max(0, value - before.busy_ns.get(engine, value))
+            if engine in before.unreadable:
+                continue
+            grown = max(0, value - before.busy_ns.get(engine, 0))
             busy[engine] = busy.get(engine, 0.0) + grown / elapsed_ns
         for engine, (cycles, total) in now.cycles.items():
-            old_cycles, old_total = before.cycles.get(engine, (cycles, total))
+            if engine not in before.cycles:
+                continue
+            old_cycles, old_total = before.cycles[engine]
             if total > old_total:
                 busy[engine] = busy.get(engine, 0.0) + max(
                     0, cycles - old_cycles) / (total - old_total)
@@ -319,12 +336,15 @@ class _Scan:
         path = os.path.join(self.proc_root, pid, 'fdinfo', fd)
         with open(path, 'rb') as f:
             fields = parse(f.read().decode('ascii', 'replace'))
-        if 'drm-driver' not in fields:
-            return  # a driver without usage stats
         key = self.targets.node_of(target, rdev, fields)
         if key is None:
             return
-        client = client_from_fields(fields, key)
+        if 'drm-driver' in fields:
+            client = client_from_fields(fields, key)
+        else:
+            # A kernel or driver without usage stats: the render node is
+            # in use but how much is unknown, never "idle".
+            client = Client()
         # One drm_file may sit behind several fds and processes (dup,
         # fork, SCM_RIGHTS): drm-client-id names it. Without one, the fd
         # is its own client.
