@@ -52,6 +52,10 @@ def parse(argv):
                         help='one server model with a GPU on every cell '
                              'and a few guest sizes, instead of a mixed '
                              'fleet (many cells alike)')
+    parser.add_argument('--clock', choices=sorted(pipelines.CLOCKS),
+                        default='cpu',
+                        help='time the pipelines by CPU time of this '
+                             'process (default) or by wall-clock time')
     parser.add_argument('--no-pair', dest='pair', action='store_false',
                         help='do not time the older NUMATopologyFilter + '
                              'GpuNumaAffinityFilter pair')
@@ -62,6 +66,7 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(argv)
+    pipelines.clock = pipelines.CLOCKS[args.clock]
     setup()
     started = time.perf_counter()
     guard = placement_lib.HttpGuard()
@@ -81,7 +86,7 @@ def main(argv=None):
                 adapter=placement_lib.CountingPlacement(fleet))
             results[size] = pipelines.measure(
                 fleet, client, args.repeat, with_pair=args.pair)
-        report.print_times(results, args.repeat)
+        report.print_times(results, args.repeat, args.clock)
         equal = True
         if args.calls:
             counts = calls.measure(fleets)

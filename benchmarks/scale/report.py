@@ -48,11 +48,12 @@ class Timings:
                 statistics.median(ratios), min(ratios), max(ratios))
 
 
-def print_times(results, repeat):
+def print_times(results, repeat, clock):
     """Per fleet size and request kind: median, min, max, IQR of each."""
-    print('Part 1: time per scheduling request, stock Nova vs the plugin '
-          'on the same host states (%d timed repetitions, IQR%% = '
-          'interquartile range / median)' % repeat)
+    print('Part 1: %s time per scheduling request, stock Nova vs the '
+          'plugin on the same host states (%d timed repetitions, IQR%% = '
+          'interquartile range / median)'
+          % ('CPU' if clock == 'cpu' else 'wall-clock', repeat))
     header = ('%6s  %-62s %9s %9s %9s %6s'
               % ('hosts', 'what', 'median ms', 'min ms', 'max ms', 'IQR%'))
     for kind, title in _KIND_TITLES.items():

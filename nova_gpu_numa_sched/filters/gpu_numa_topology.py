@@ -31,10 +31,13 @@ class GpuNumaTopologyFilter(numa_topology_filter.NUMATopologyFilter):
     def __init__(self):
         super().__init__()
         self._affinity = gpu_numa_affinity.GpuNumaAffinityFilter()
+        # Nova's own filter, run as is for requests without a render slot:
+        # nothing of the plugin runs per host for them.
+        self._nova = numa_topology_filter.NUMATopologyFilter()
 
     def filter_all(self, filter_obj_list, spec_obj):
         if not request.render_slots_requested(spec_obj):
-            return super().filter_all(filter_obj_list, spec_obj)
+            return self._nova.filter_all(filter_obj_list, spec_obj)
         if scheduler_utils.request_is_rebuild(spec_obj):
             # What Nova's _filter_one does for a filter that does not run
             # on rebuild: every host passes.
