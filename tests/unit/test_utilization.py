@@ -16,6 +16,7 @@ from nova_gpu_numa_sched.compute.utilization import fdinfo
 from nova_gpu_numa_sched.compute.utilization import nvml
 from nova_gpu_numa_sched.compute.utilization import once
 from nova_gpu_numa_sched.compute.utilization import sysfs
+from tests.unit import test_fdinfo
 
 GIB = 1024 ** 3
 AMD_NODE = render_node.RenderNode(
@@ -449,3 +450,188 @@ class NVMLAbsentTestCase(ReaderTestCase):
         self.assertIsNone(self.read(NVIDIA_NODE))
         self.assertIsNone(nvml.read(NVIDIA_NODE))
         self.assertEqual([], self.warnings())
+
+
+INTEL_NODE = render_node.RenderNode(
+    key='0000:03:00.0', devnode='/dev/dri/renderD128', numa_node=0,
+    pci_address='0000:03:00.0', vendor_id='0x8086')
+SECOND = test_fdinfo.SECOND
+
+
+class SourcesTestCase(ReaderTestCase):
+    """Which source gives a render node's values when several could."""
+
+    def setUp(self):
+        super().setUp()
+        self.proc = test_fdinfo.FakeProc(os.path.join(self.root, 'proc'))
+        self.clock = test_fdinfo.FakeClock()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.compute.utilization.fdinfo._monotonic_ns',
+            self.clock))
+        self.reader = fdinfo.FdinfoReader(self.proc.root)
+
+    def read(self, node=INTEL_NODE):
+        return utilization.read_utilization(node, self.root, self.reader)
+
+    def read_all(self, *nodes):
+        return utilization.read_all(nodes, self.root, self.reader)
+
+    def half_busy_client(self, devnode='/dev/dri/renderD128'):
+        """A QEMU whose render engine is busy 30 s of the next 60 s."""
+        self.proc.open(100, 9, devnode, test_fdinfo.i915(7))
+        self.assertIsNone(self.reader.read(
+            [INTEL_NODE], self.root)[INTEL_NODE.key])
+        self.clock.now += 60 * SECOND
+        self.proc.write(100, 9, test_fdinfo.i915(7, render=30 * SECOND))
+
+    def test_fdinfo_alone(self):
+        self.proc.open(100, 9, INTEL_NODE.devnode, test_fdinfo.i915(7))
+        self.assertIsNone(self.read())
+        self.clock.now += 60 * SECOND
+        self.proc.write(100, 9, test_fdinfo.i915(7, render=15 * SECOND))
+        self.assertEqual(utilization.GpuUtilization(25.0, None),
+                         self.read())
+        self.assertEqual([], self.warnings())
+
+    def test_sysfs_busy_wins_over_fdinfo(self):
+        self.make_device(gpu_busy_percent='10')
+        self.half_busy_client()
+        self.assertEqual(utilization.GpuUtilization(10.0, None),
+                         self.read())
+
+    def test_fdinfo_is_not_read_when_sysfs_knows_busy(self):
+        self.make_device(gpu_busy_percent='10')
+        self.proc.open(100, 9, INTEL_NODE.devnode, test_fdinfo.i915(7))
+        self.read()
+        self.assertEqual({}, self.reader._samples)
+
+    def test_fdinfo_fills_busy_beside_sysfs_vram(self):
+        self.make_device(mem_info_vram_used='%d' % GIB,
+                         mem_info_vram_total='%d' % (4 * GIB))
+        self.half_busy_client()
+        self.assertEqual(utilization.GpuUtilization(50.0, 25.0),
+                         self.read())
+
+    def test_nvml_wins_over_fdinfo(self):
+        self.set_pynvml(FakeNVML({
+            '00000000:83:00.0': {'gpu': 55, 'memory': (0, 8 * GIB)}}))
+        self.proc.open(100, 9, NVIDIA_NODE.devnode, test_fdinfo.i915(7))
+        self.reader.read([NVIDIA_NODE], self.root)
+        self.clock.now += 60 * SECOND
+        self.proc.write(100, 9, test_fdinfo.i915(7, render=60 * SECOND))
+        self.assertEqual(utilization.GpuUtilization(55.0, 0.0),
+                         self.read(NVIDIA_NODE))
+
+    def test_no_proc_is_no_source(self):
+        reader = fdinfo.FdinfoReader(os.path.join(self.root, 'no-proc'))
+        self.assertIsNone(utilization.read_utilization(
+            INTEL_NODE, self.root, reader))
+        self.assertEqual([], self.warnings())
+
+    def test_without_reader(self):
+        self.half_busy_client()
+        self.assertIsNone(utilization.read_utilization(INTEL_NODE,
+                                                       self.root))
+
+
+class AnyExceptionTestCase(SourcesTestCase):
+    """A source that raises anything hides one node's load, nothing more."""
+
+    OTHER = render_node.RenderNode(
+        key='0000:04:00.0', devnode='/dev/dri/renderD129', numa_node=1,
+        pci_address='0000:04:00.0', vendor_id='0x1002')
+
+    def setUp(self):
+        super().setUp()
+        self.make_device(name='renderD129', gpu_busy_percent='20')
+
+    def break_source(self, name, error, node=INTEL_NODE):
+        """Make one source raise error for node, work for the others."""
+        module = {'sysfs': sysfs, 'nvml': nvml}[name]
+        real = module.read
+
+        def read(render_node, *args):
+            if render_node.key == node.key:
+                raise error
+            return real(render_node, *args)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            module.__name__ + '.read', read))
+
+    def assertWarnedOnce(self, *texts):
+        warnings = self.warnings()
+        self.assertEqual(1, len(warnings), warnings)
+        for text in texts:
+            self.assertIn(text, warnings[0])
+
+    def test_sysfs_raises_runtime_error(self):
+        self.break_source('sysfs', RuntimeError('driver bug'))
+        self.half_busy_client()
+        for _ in range(3):
+            self.assertEqual(
+                {INTEL_NODE.key: None,
+                 self.OTHER.key: utilization.GpuUtilization(20.0, None)},
+                self.read_all(INTEL_NODE, self.OTHER))
+        self.assertWarnedOnce('sysfs', INTEL_NODE.devnode, 'RuntimeError',
+                              'driver bug')
+        # The repeats are still in the log, at DEBUG.
+        self.assertEqual(3, self.log.output.count(
+            'failed; it has no load trait'))
+
+    def test_no_fallback_after_a_failure(self):
+        # A failed source is not replaced by the next one: a period's
+        # value never mixes sources.
+        nvml_read = mock.Mock(return_value=(90.0, 90.0))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.compute.utilization.nvml.read',
+            nvml_read))
+        self.break_source('sysfs', OSError('EIO'))
+        self.half_busy_client()
+        self.assertIsNone(self.read())
+        nvml_read.assert_not_called()
+
+    def test_nvml_raises_key_error(self):
+        self.break_source('nvml', KeyError('handle'), node=NVIDIA_NODE)
+        self.assertIsNone(self.read(NVIDIA_NODE))
+        self.assertIsNone(self.read(NVIDIA_NODE))
+        self.assertWarnedOnce('nvml', 'KeyError')
+
+    def test_new_cause_warned_again(self):
+        errors = [RuntimeError('a'), RuntimeError('b'), ValueError('c')]
+        self.useFixture(fixtures.MockPatch(
+            'nova_gpu_numa_sched.compute.utilization.sysfs.read',
+            side_effect=errors))
+        for _ in errors:
+            self.assertIsNone(self.read())
+        warnings = self.warnings()
+        self.assertEqual(2, len(warnings), warnings)
+        self.assertIn('RuntimeError', warnings[0])
+        self.assertIn('ValueError', warnings[1])
+
+    def test_fdinfo_reader_raises(self):
+        self.half_busy_client()
+        self.useFixture(fixtures.MockPatchObject(
+            self.reader, 'read', side_effect=TypeError('bad sample')))
+        for _ in range(2):
+            self.assertEqual(
+                {INTEL_NODE.key: None,
+                 self.OTHER.key: utilization.GpuUtilization(20.0, None)},
+                self.read_all(INTEL_NODE, self.OTHER))
+        self.assertWarnedOnce('fdinfo', INTEL_NODE.devnode, 'TypeError')
+
+    def test_proc_unreadable(self):
+        self.half_busy_client()
+        with fixtures.MockPatch(
+                'nova_gpu_numa_sched.compute.utilization.fdinfo.os.listdir',
+                side_effect=PermissionError(errno.EACCES, 'denied')):
+            self.assertIsNone(self.read())
+        self.assertWarnedOnce('fdinfo', 'ProcUnreadable')
+        # Once /proc reads again, the baseline it kept still counts.
+        self.assertEqual(50.0, self.read().busy_percent)
+
+    def test_vram_known_but_fdinfo_failed(self):
+        self.make_device(mem_info_vram_used='%d' % GIB,
+                         mem_info_vram_total='%d' % (4 * GIB))
+        self.useFixture(fixtures.MockPatchObject(
+            self.reader, 'read', side_effect=RuntimeError('x')))
+        self.assertIsNone(self.read())
