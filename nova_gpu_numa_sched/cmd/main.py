@@ -120,11 +120,24 @@ def setup_databases(conf):
 
 
 def _setup_logging(debug):
-    # The plugin's modules log for services; a command reports on stdout,
-    # so only errors (or everything with --debug) reach stderr.
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.ERROR,
-        format='%(levelname)s %(name)s: %(message)s', stream=sys.stderr)
+    """Send only errors (everything with --debug) to stderr.
+
+    The plugin's modules log for services; a command reports on stdout.
+    Returns a function that restores the root logger, so that a caller in
+    the same process (a test) keeps its own logging.
+    """
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(
+        '%(levelname)s %(name)s: %(message)s'))
+    root.handlers = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.ERROR)
+
+    def restore():
+        root.setLevel(saved[0])
+        root.handlers = saved[1]
+    return restore
 
 
 def _run(args):
@@ -141,7 +154,7 @@ def main(argv=None):
     """Entry point of the console script; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    _setup_logging(args.debug)
+    restore_logging = _setup_logging(args.debug)
     try:
         code, text = _run(args)
     except (common.CommandError, placement.PlacementError) as e:
@@ -157,6 +170,8 @@ def main(argv=None):
                                          type(e).__name__,
                                          ' '.join(str(e).split())))
         return common.EXIT_ERROR
+    finally:
+        restore_logging()
     sys.stdout.write(text)
     sys.stdout.flush()
     return code

@@ -1,0 +1,354 @@
+"""``nova-gpu-numa status`` and ``check`` against Nova's own services.
+
+API, conductor, scheduler and GPU computes run in this process with a real
+Placement; the command is run as a user would, through ``main(argv)``, and
+reaches Placement through Nova's report client (which the Placement
+fixture routes to the in-process service) and Nova's databases through the
+fixtures' cells. Nothing of Placement is mocked; its requests are counted.
+"""
+
+import io
+import json
+import os
+
+import fixtures
+from nova import context as nova_context
+from nova import objects
+from prometheus_client import parser as prom_parser
+
+from nova_gpu_numa_sched.cmd import main as cmd_main
+from nova_gpu_numa_sched.cmd import placement as cmd_placement
+from nova_gpu_numa_sched import names
+from tests.functional import base
+from tests.functional import fake_drm
+
+
+class CommandTestBase(base.GpuNumaTestBase):
+
+    def setUp(self):
+        super().setUp()
+        # An empty nova.conf: the test's options come from the fixtures.
+        self.conf_file = os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'nova.conf')
+        with open(self.conf_file, 'w') as f:
+            f.write('[DEFAULT]\n')
+        self.placement_gets = []
+        get = cmd_placement.Placement.get
+        test = self
+
+        def counting_get(placement, path):
+            test.placement_gets.append(path)
+            return get(placement, path)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.cmd.placement.Placement.get', counting_get))
+
+    def nova_gpu_numa(self, *argv):
+        """Run the command; return (exit code, stdout, stderr)."""
+        out, err = io.StringIO(), io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+        del self.placement_gets[:]
+        code = cmd_main.main(['--config-file', self.conf_file] + list(argv))
+        return code, out.getvalue(), err.getvalue()
+
+    def boot_phone(self, name, flavor):
+        server = self._create_server(name=name, flavor_id=flavor,
+                                     networks='none')
+        return server
+
+
+class StatusTest(CommandTestBase):
+
+    def setUp(self):
+        super().setUp()
+        # Two slots per GPU, so that host2's only GPU can be filled.
+        self.flags(slots_per_gpu=2, group='gpu_numa')
+        self.start_gpu_compute('host1', cells=4,
+                               gpus=fake_drm.gpus_on_cells([1, 3]))
+        self.start_gpu_compute('host2', cells=2,
+                               gpus=fake_drm.gpus_on_cells([0]))
+        self.start_gpu_compute('host3', cells=2)
+        self.flavor = self.phone_flavor()
+
+    def _fill(self):
+        self.phones = {}
+        for host, name in (('host2', 'phone-a'), ('host2', 'phone-b'),
+                           ('host1', 'phone-c')):
+            self.phones[name] = self._create_server(
+                name=name, flavor_id=self.flavor, networks='none',
+                az='nova:%s' % host)
+        return self.phones
+
+    def test_status_json_table_and_prometheus(self):
+        phones = self._fill()
+        code, out, err = self.nova_gpu_numa('status', '--format', 'json')
+        self.assertEqual((0, ''), (code, err))
+        data = json.loads(out)
+        hosts = {h['host']: h for h in data['hosts']}
+        self.assertEqual(['host1', 'host2'], sorted(hosts))
+        self.assertEqual(['host3'], data['hosts_without_render_nodes'])
+
+        host1 = hosts['host1']['render_nodes']
+        self.assertEqual([(1, '0000:03:00.0'), (3, '0000:04:00.0')],
+                         [(n['cell'], n['pci_address']) for n in host1])
+        used = {n['cell']: (n['slots_used'], n['slots_total'])
+                for n in host1}
+        # phone-c took one GPU of host1; which one is the weigher's choice.
+        self.assertEqual([(0, 2), (1, 2)], sorted(used.values()))
+        holder = [n for n in host1 if n['instances']][0]
+        self.assertEqual(
+            [{'name': 'phone-c', 'uuid': phones['phone-c']['id'],
+              'slot': holder['instances'][0]['slot']}],
+            holder['instances'])
+        self.assertEqual(
+            holder['provider_name'], 'host1_render_%s' % holder['key'])
+
+        # host2's only GPU is full: no free slot, so Placement leaves its
+        # tree out of the allocation candidates; usage is still exact.
+        (host2,) = hosts['host2']['render_nodes']
+        self.assertEqual((2, 2, 0), (host2['slots_used'],
+                                     host2['slots_total'], host2['cell']))
+        self.assertEqual(['phone-a', 'phone-b'],
+                         sorted(i['name'] for i in host2['instances']))
+        self.assertEqual([0, 1], sorted(i['slot']
+                                        for i in host2['instances']))
+
+        code, table, err = self.nova_gpu_numa('status')
+        self.assertEqual((0, ''), (code, err))
+        lines = table.splitlines()
+        self.assertEqual(['HOST', 'CELL', 'RENDER', 'NODE', 'SLOTS', 'LOAD',
+                          'INSTANCES'], lines[0].split())
+        self.assertIn('host2  0     0000:03:00.0  2/2    -     '
+                      'phone-a, phone-b', table)
+        self.assertIn('1 compute node(s) report no render node: host3',
+                      table)
+        self.assertTrue(all(len(line) <= 80 for line in lines), table)
+
+        code, text, err = self.nova_gpu_numa('status', '--format',
+                                             'prometheus')
+        self.assertEqual((0, ''), (code, err))
+        samples = {}
+        for family in prom_parser.text_string_to_metric_families(text):
+            for sample in family.samples:
+                samples[(sample.name, sample.labels['host'],
+                         sample.labels['pci_address'])] = sample
+        total = samples[('nova_gpu_numa_slots_total', 'host2',
+                         '0000:03:00.0')]
+        self.assertEqual(2.0, total.value)
+        self.assertEqual({'host': 'host2', 'cell': '0', 'devnode': '',
+                          'pci_address': '0000:03:00.0'}, total.labels)
+        self.assertEqual(2.0, samples[('nova_gpu_numa_slots_used', 'host2',
+                                       '0000:03:00.0')].value)
+        self.assertEqual(4, len([key for key in samples
+                                 if key[0].startswith('nova_gpu_numa_slots')
+                                 and key[1] == 'host1']))
+
+    def test_host_narrows_output(self):
+        self._fill()
+        code, out, err = self.nova_gpu_numa('status', '--host', 'host2',
+                                            '--format', 'json')
+        self.assertEqual((0, ''), (code, err))
+        data = json.loads(out)
+        self.assertEqual(['host2'], [h['host'] for h in data['hosts']])
+        self.assertEqual(1, len(data['hosts'][0]['render_nodes']))
+        # Every query is narrowed to host2's tree.
+        self.assertTrue(all('in_tree=' in path
+                            for path in self.placement_gets[1:]
+                            if not path.startswith('/traits')),
+                        self.placement_gets)
+
+        code, out, err = self.nova_gpu_numa('status', '--host', 'nohost')
+        self.assertEqual((3, ''), (code, out))
+        self.assertEqual(1, len(err.splitlines()), err)
+        self.assertIn("no compute node provider named 'nohost'", err)
+
+    def test_placement_calls_do_not_grow_with_the_fleet(self):
+        self._fill()
+        code, _, _ = self.nova_gpu_numa('status', '--format', 'json')
+        self.assertEqual(0, code)
+        small = list(self.placement_gets)
+        # Three times the GPU hosts, GPUs on the same cells.
+        for i in range(4, 10):
+            self.start_gpu_compute('host%d' % i, cells=4,
+                                   gpus=fake_drm.gpus_on_cells([1, 3]))
+        code, out, _ = self.nova_gpu_numa('status', '--format', 'json')
+        self.assertEqual(0, code)
+        self.assertEqual(8, len(json.loads(out)['hosts']))
+        self.assertEqual(len(small), len(self.placement_gets),
+                         (small, self.placement_gets))
+        # providers, cell traits + one per cell, load traits, candidates.
+        self.assertEqual(1 + 1 + 3 + 1 + 1, len(small), small)
+
+
+class CheckTest(CommandTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.start_gpu_compute('host1', cells=2,
+                               gpus=fake_drm.gpus_on_cells([0, 1]))
+        self.flavor = self.phone_flavor()
+
+    def checks(self, *argv):
+        code, out, err = self.nova_gpu_numa('check', '--format', 'json',
+                                            *argv)
+        self.assertEqual('', err)
+        data = json.loads(out)
+        self.assertEqual(code, data['exit_code'])
+        return code, {c['check']: (c['result'], c['details'])
+                      for c in data['checks']}
+
+    def test_all_good_table_and_json(self):
+        code, checks = self.checks()
+        self.assertEqual(0, code, checks)
+        self.assertEqual({'Success'}, {r for r, _ in checks.values()})
+        self.assertEqual(
+            ['Nova version', 'Scheduler filter', 'Load weigher',
+             'Compute driver', 'Render flavors', 'Provider cell traits'],
+            list(checks))
+        self.assertIn('GpuNumaAffinityFilter after NUMATopologyFilter',
+                      checks['Scheduler filter'][1])
+        self.assertIn('1 flavor(s) request', checks['Render flavors'][1])
+
+        code, table, err = self.nova_gpu_numa('check')
+        self.assertEqual((0, ''), (code, err))
+        self.assertEqual(['CHECK', 'RESULT'], table.splitlines()[0].split())
+        self.assertIn('Provider cell traits   Success', table)
+        self.assertTrue(all(len(line) <= 80 for line in table.splitlines()))
+
+    def test_filter_order_and_mix(self):
+        enabled = ['ComputeFilter', 'GpuNumaAffinityFilter',
+                   'NUMATopologyFilter']
+        self.flags(enabled_filters=enabled, group='filter_scheduler')
+        code, checks = self.checks()
+        self.assertEqual(2, code)
+        self.assertEqual('Failure', checks['Scheduler filter'][0])
+        self.assertIn('comes before NUMATopologyFilter',
+                      checks['Scheduler filter'][1])
+
+        # The drop-in filter together with the pair fits each guest twice.
+        self.flags(enabled_filters=['NUMATopologyFilter',
+                                    'GpuNumaTopologyFilter'],
+                   available_filters=[
+                       'nova.scheduler.filters.all_filters',
+                       'nova_gpu_numa_sched.filters.GpuNumaTopologyFilter'],
+                   group='filter_scheduler')
+        code, checks = self.checks()
+        self.assertEqual(('Warning', 1),
+                         (checks['Scheduler filter'][0], code))
+        self.assertIn('fitted twice', checks['Scheduler filter'][1])
+
+        # Enabled but not available.
+        self.flags(enabled_filters=['GpuNumaTopologyFilter'],
+                   available_filters=['nova.scheduler.filters.all_filters'],
+                   group='filter_scheduler')
+        code, checks = self.checks()
+        self.assertEqual('Failure', checks['Scheduler filter'][0])
+        self.assertIn('available_filters = nova_gpu_numa_sched.filters.'
+                      'GpuNumaTopologyFilter', checks['Scheduler filter'][1])
+
+        # The drop-in filter alone is right.
+        self.flags(available_filters=[
+            'nova.scheduler.filters.all_filters',
+            'nova_gpu_numa_sched.filters.GpuNumaTopologyFilter'],
+            group='filter_scheduler')
+        code, checks = self.checks()
+        self.assertEqual(('Success', 'GpuNumaTopologyFilter is enabled.'),
+                         checks['Scheduler filter'])
+
+    def test_weigher_missing_is_a_warning(self):
+        self.flags(weight_classes=['nova.scheduler.weights.all_weighers'],
+                   group='filter_scheduler')
+        code, checks = self.checks()
+        self.assertEqual(1, code)
+        self.assertEqual('Warning', checks['Load weigher'][0])
+        self.assertIn('weight_classes = nova_gpu_numa_sched.weights.'
+                      'GpuLoadWeigher', checks['Load weigher'][1])
+
+    def test_bad_flavors_and_provider_without_cell_trait(self):
+        # Flavors written before the plugin's validators were installed on
+        # nova-api: stored as they are, without the API's validation.
+        ctxt = nova_context.get_admin_context()
+        for name, specs in (
+                ('no-numa', {'resources:%s' % names.RESOURCE_CLASS: '1'}),
+                ('bad-policy', {'resources_G:%s' % names.RESOURCE_CLASS: '1',
+                                'hw:numa_nodes': '1',
+                                names.AFFINITY_POLICY_KEY: 'always'}),
+                ('two-nodes', {'resources:%s' % names.RESOURCE_CLASS: '1',
+                               'hw:numa_nodes': '2'}),
+                ('no-gpu', {})):
+            flavor = objects.Flavor(
+                ctxt, name=name, memory_mb=512, vcpus=1, root_gb=1,
+                flavorid=name, extra_specs=specs)
+            flavor.create()
+        rp = list(self.render_providers('host1').values())[0]
+        traits = [t for t in rp['traits']
+                  if not t.startswith(names.NUMA_TRAIT_PREFIX)]
+        generation = self.placement.get(
+            '/resource_providers/%s/traits' % rp['uuid'],
+            version='1.6').body['resource_provider_generation']
+        response = self.placement.put(
+            '/resource_providers/%s/traits' % rp['uuid'],
+            {'traits': traits, 'resource_provider_generation': generation},
+            version='1.6')
+        self.assertEqual(200, response.status)
+
+        code, checks = self.checks()
+        self.assertEqual(2, code)
+        result, details = checks['Render flavors']
+        self.assertEqual('Failure', result)
+        self.assertIn('no-numa: no NUMA topology (set hw:numa_nodes=1)',
+                      details)
+        self.assertIn('bad-policy: gpu_numa:affinity_policy=always is not '
+                      'one of required, preferred', details)
+        self.assertIn('two-nodes: hw:numa_nodes=2', details)
+        self.assertNotIn('no-gpu', details)
+        result, details = checks['Provider cell traits']
+        self.assertEqual('Failure', result)
+        self.assertIn(rp['name'], details)
+
+    def test_compute_driver(self):
+        self.flags(compute_driver='libvirt.LibvirtDriver')
+        code, checks = self.checks()
+        self.assertEqual(2, code)
+        self.assertIn('compute_driver = gpu_numa.GpuNumaLibvirtDriver',
+                      checks['Compute driver'][1])
+
+
+class ErrorPathsTest(CommandTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.start_gpu_compute('host1', cells=2,
+                               gpus=fake_drm.gpus_on_cells([0]))
+
+    def assertOneLineError(self, result, *fragments):
+        code, out, err = result
+        self.assertEqual(3, code)
+        self.assertEqual('', out)
+        self.assertEqual(1, len(err.splitlines()), err)
+        self.assertNotIn('Traceback', err)
+        for fragment in fragments:
+            self.assertIn(fragment, err)
+
+    def test_bad_credentials(self):
+        # Placement answers 401 to a request without a valid token.
+        self.placement.fixture.token = None
+        for command in ('status', 'check'):
+            self.assertOneLineError(
+                self.nova_gpu_numa(command),
+                'nova-gpu-numa %s: Placement rejected the credentials of '
+                '[placement]' % command, 'HTTP 401')
+
+    def test_unreadable_config(self):
+        missing = self.conf_file + '.missing'
+        self.assertOneLineError(
+            self._run_raw('--config-file', missing, 'status'),
+            'nova-gpu-numa status: cannot read configuration file(s): %s' %
+            missing)
+
+    def _run_raw(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+        return cmd_main.main(list(argv)), out.getvalue(), err.getvalue()
