@@ -6,7 +6,8 @@ setup: computes run the plugin's driver
 (``compute_driver = gpu_numa.GpuNumaLibvirtDriver``), the scheduler runs
 ``GpuNumaTopologyFilter`` in place of ``NUMATopologyFilter`` and
 ``GpuLoadWeigher`` next to Nova's weighers, as the docs configure them.
-Every test method is Nova's.
+Every test method is Nova's: its NUMA servers tests, and the PCI tests
+whose outcome hangs on NUMA affinity.
 
 Nova's ``NUMAServersTestBase`` wraps ``NUMATopologyFilter.host_passes`` in
 a mock and counts its calls; ``GpuNumaTopologyFilter`` runs that same
@@ -17,6 +18,7 @@ import os
 import sys
 
 from nova.tests.functional.libvirt import test_numa_servers
+from nova.tests.functional.libvirt import test_pci_sriov_servers as test_pci
 
 PLUGIN_FILTER = 'nova_gpu_numa_sched.filters.GpuNumaTopologyFilter'
 PLUGIN_WEIGHER = 'nova_gpu_numa_sched.weights.GpuLoadWeigher'
@@ -24,8 +26,6 @@ PLUGIN_WEIGHER = 'nova_gpu_numa_sched.weights.GpuLoadWeigher'
 
 class PluginEnabledMixin:
     """The plugin's driver, filter and weigher, as documented."""
-
-    ADDITIONAL_FILTERS = ['GpuNumaTopologyFilter']
 
     def setUp(self):
         # An installed nova keeps api-paste.ini under <prefix>/etc/nova.
@@ -38,6 +38,11 @@ class PluginEnabledMixin:
         self.flags(compute_driver='gpu_numa.GpuNumaLibvirtDriver')
 
     def _setup_scheduler_service(self):
+        # The Nova class's filters, GpuNumaTopologyFilter in place of
+        # NUMATopologyFilter.
+        self.ADDITIONAL_FILTERS = [
+            'GpuNumaTopologyFilter' if name == 'NUMATopologyFilter' else name
+            for name in type(self).ADDITIONAL_FILTERS]
         self.flags(available_filters=[
             'nova.scheduler.filters.all_filters', PLUGIN_FILTER],
             weight_classes=[
@@ -67,4 +72,24 @@ class NUMAServersWithNetworksTest(
 
 class NUMAServersRebuildTests(PluginEnabledMixin,
                               test_numa_servers.NUMAServersRebuildTests):
+    pass
+
+
+class PCIServersWithPreferredNUMATest(
+        PluginEnabledMixin, test_pci.PCIServersWithPreferredNUMATest):
+    pass
+
+
+class PCIServersWithRequiredNUMATest(
+        PluginEnabledMixin, test_pci.PCIServersWithRequiredNUMATest):
+    pass
+
+
+class PCIServersWithSRIOVAffinityPoliciesTest(
+        PluginEnabledMixin, test_pci.PCIServersWithSRIOVAffinityPoliciesTest):
+    pass
+
+
+class TestPackNUMACellsWithPCIDevices(
+        PluginEnabledMixin, test_pci.TestPackNUMACellsWithPCIDevices):
     pass
