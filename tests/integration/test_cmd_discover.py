@@ -1,0 +1,299 @@
+"""``nova-gpu-numa discover`` against libvirt's test driver.
+
+The command opens ``[libvirt] connection_uri`` from a real nova.conf file
+and runs discovery over real libvirt-python, as on a compute host. Nova's
+test base is not used (it poisons ``import libvirt``).
+"""
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import fixtures
+import libvirt
+from oslo_config import cfg
+from prometheus_client import parser as prom_parser
+import testtools
+
+from nova_gpu_numa_sched.cmd import discover
+from nova_gpu_numa_sched.cmd import main as cmd_main
+from nova_gpu_numa_sched.compute import device_spec
+from tests.integration import test_discovery_libvirt as hosts
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+#: GPUs on NUMA nodes 0 and 1 and one whose firmware reports no node.
+DEVICES = (
+    hosts.pci(0x03, '0x1002', '0x73bf', numa=0),
+    hosts.drm('renderD128', 'pci_0000_03_00_0'),
+    hosts.pci(0x83, '0x1002', '0x73bf', numa=1),
+    hosts.drm('renderD129', 'pci_0000_83_00_0'),
+    hosts.pci(0xc1, '0x8086', '0x56a0'),
+    hosts.drm('renderD130', 'pci_0000_c1_00_0'),
+)
+
+
+class DiscoverTestBase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.host_file = os.path.join(self.tmp, 'host.xml')
+        with open(self.host_file, 'w') as f:
+            f.write(hosts.host_xml(*DEVICES))
+        self.useFixture(fixtures.FakeLogger(level=logging.WARNING))
+        # main() parses into the global options; forget the files after.
+        self.addCleanup(cfg.CONF.reset)
+        self.addCleanup(cfg.CONF.clear)
+
+    def write_conf(self, uri=None, device_spec_lines=()):
+        path = os.path.join(self.tmp, 'nova.conf')
+        with open(path, 'w') as f:
+            f.write('[libvirt]\nconnection_uri = %s\n' % (
+                uri or 'test://' + self.host_file))
+            f.write('[gpu_numa]\nslots_per_gpu = 4\n')
+            for line in device_spec_lines:
+                f.write('device_spec = %s\n' % line)
+        return path
+
+    def discover(self, *argv, **conf):
+        out, err = io.StringIO(), io.StringIO()
+        with fixtures.MonkeyPatch('sys.stdout', out), \
+                fixtures.MonkeyPatch('sys.stderr', err):
+            code = cmd_main.main(
+                ['--config-file', self.write_conf(**conf), 'discover'] +
+                list(argv))
+        return code, out.getvalue(), err.getvalue()
+
+
+class DiscoverCommandTest(DiscoverTestBase):
+
+    def test_json(self):
+        code, out, err = self.discover('--format', 'json')
+        self.assertEqual((0, ''), (code, err))
+        data = json.loads(out)
+        self.assertEqual('test://' + self.host_file, data['libvirt_uri'])
+        # A custom test-driver host has no NUMA cells in its capabilities,
+        # so the driver treats it as one cell: renderD130 lands on cell 0.
+        self.assertEqual([], data['cells'])
+        self.assertEqual([], data['left_out'])
+        nodes = {n['devnode']: n for n in data['render_nodes']}
+        self.assertEqual(
+            [('/dev/dri/renderD128', '0000:03:00.0', 0, 'firmware', 4),
+             ('/dev/dri/renderD129', '0000:83:00.0', 1, 'firmware', 4),
+             ('/dev/dri/renderD130', '0000:c1:00.0', 0, 'single-cell', 4)],
+            [(n['devnode'], n['pci_address'], n['cell'], n['cell_source'],
+              n['slots']) for n in data['render_nodes']])
+        d129 = nodes['/dev/dri/renderD129']
+        self.assertEqual('%s_render_0000:83:00.0' % data['host'],
+                         d129['provider_name'])
+        self.assertEqual(['CUSTOM_GPU_PRODUCT_73BF', 'CUSTOM_GPU_VENDOR_1002',
+                          'CUSTOM_NUMA_NODE_1', 'OWNER_NOVA'],
+                         d129['traits'])
+        self.assertEqual(('0x1002', '0x73bf', None),
+                         (d129['vendor_id'], d129['product_id'],
+                          d129['utilization_percent']))
+
+    def test_table_fits_80_columns(self):
+        code, out, err = self.discover()
+        self.assertEqual((0, ''), (code, err))
+        lines = out.splitlines()
+        self.assertIn('libvirt reports no NUMA cells', out)
+        self.assertIn(['DEVNODE', 'PCI', 'ID', 'CELL', 'FROM', 'SLOTS',
+                       'UTIL'], [line.split() for line in lines])
+        self.assertIn(['/dev/dri/renderD130', '0000:c1:00.0', '8086:56a0',
+                       '0', 'single-cell', '4', '-'],
+                      [line.split() for line in lines])
+        self.assertIn('-> provider ', out)
+        self.assertTrue(all(len(line) <= 80 for line in lines), out)
+
+    def test_prometheus(self):
+        code, out, err = self.discover('--format', 'prometheus')
+        self.assertEqual((0, ''), (code, err))
+        samples = [s for family in prom_parser.text_string_to_metric_families(
+            out) for s in family.samples]
+        totals = {s.labels['devnode']: s for s in samples
+                  if s.name == 'nova_gpu_numa_slots_total'}
+        self.assertEqual(3, len(totals))
+        d128 = totals['/dev/dri/renderD128']
+        self.assertEqual(4.0, d128.value)
+        self.assertEqual('0', d128.labels['cell'])
+        self.assertEqual('0000:03:00.0', d128.labels['pci_address'])
+        left = [s for s in samples
+                if s.name == 'nova_gpu_numa_render_nodes_left_out']
+        self.assertEqual([0.0], [s.value for s in left])
+
+    def test_device_spec_selects_and_places(self):
+        code, out, err = self.discover('--format', 'json', device_spec_lines=(
+            '{"pci_address": "0000:c1:00.0", "numa_node": 1, "slots": 2}',
+            '{"devnode": "/dev/dri/renderD128"}'))
+        self.assertEqual((0, ''), (code, err))
+        data = json.loads(out)
+        self.assertEqual(
+            [('/dev/dri/renderD128', 0, 'firmware', 4),
+             ('/dev/dri/renderD130', 1, 'device_spec', 2)],
+            [(n['devnode'], n['cell'], n['cell_source'], n['slots'])
+             for n in data['render_nodes']])
+        (left,) = data['left_out']
+        self.assertEqual(('/dev/dri/renderD129', 'not-selected'),
+                         (left['devnode'], left['reason']))
+        self.assertEqual('add {"pci_address": "0000:83:00.0"} to [gpu_numa] '
+                         'device_spec', left['fix'])
+
+        code, out, err = self.discover(
+            '--format', 'prometheus',
+            device_spec_lines=('{"devnode": "/dev/dri/renderD128"}',))
+        self.assertIn('nova_gpu_numa_render_nodes_left_out{host=', out)
+        self.assertIn('} 2.0', out)
+
+
+class TwoCellHostTest(DiscoverTestBase):
+    """Render nodes on a two-cell host, one without NUMA information.
+
+    A custom test-driver file cannot define NUMA cells, so the host's
+    capabilities come from the test driver's built-in host (two cells),
+    and the render nodes from the custom file: both real libvirt answers.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.devices = libvirt.open('test://' + self.host_file)
+        self.addCleanup(self.devices.close)
+        default = libvirt.open('test:///default')
+        self.addCleanup(default.close)
+        self.capabilities = default.getCapabilities()
+
+    def collect(self, conf):
+        test = self
+
+        class TwoCellConnection:
+            def __getattr__(self, name):
+                return getattr(test.devices, name)
+
+            def getCapabilities(self):
+                return test.capabilities
+
+        return discover.collect(TwoCellConnection(), conf, 'test:///x')
+
+    def conf(self, device_spec_lines=()):
+        conf = cfg.ConfigOpts()
+        from nova_gpu_numa_sched import conf as plugin_conf
+        plugin_conf.register_opts(conf)
+        conf([], default_config_files=[])
+        conf.set_override('device_spec', list(device_spec_lines),
+                          group='gpu_numa')
+        return conf
+
+    def test_unknown_numa_left_out_with_fix(self):
+        data = self.collect(self.conf())
+        self.assertEqual([0, 1], [c['id'] for c in data['cells']])
+        self.assertTrue(all(c['cpus'] > 0 and c['memory_mb'] > 0
+                            for c in data['cells']))
+        self.assertEqual(['/dev/dri/renderD128', '/dev/dri/renderD129'],
+                         [n['devnode'] for n in data['render_nodes']])
+        (left,) = data['left_out']
+        self.assertEqual(
+            ('/dev/dri/renderD130', '0000:c1:00.0', None,
+             device_spec.LEFT_UNKNOWN_NUMA),
+            (left['devnode'], left['pci_address'], left['firmware_cell'],
+             left['reason']))
+        self.assertEqual('reports no NUMA node and this host has 2 NUMA '
+                         'cells', left['detail'])
+        self.assertEqual('set its cell in [gpu_numa] device_spec, e.g. '
+                         '{"pci_address": "0000:c1:00.0", "numa_node": 0}',
+                         left['fix'])
+        table = discover.render_table(data)
+        self.assertIn('Left out (not reported to Placement):', table)
+        self.assertIn('fix: set its cell in [gpu_numa] device_spec', table)
+        self.assertTrue(all(len(line) <= 80 for line in table.splitlines()),
+                        table)
+
+    def test_numa_node_outside_the_host(self):
+        data = self.collect(self.conf(
+            ['{"devnode": "/dev/dri/renderD1*", "numa_node": 3}']))
+        self.assertEqual([], data['render_nodes'])
+        self.assertEqual({device_spec.LEFT_NOT_A_HOST_CELL},
+                         {left['reason'] for left in data['left_out']})
+
+
+class DiscoverErrorsTest(DiscoverTestBase):
+
+    def assertOneLineError(self, result, *fragments):
+        code, out, err = result
+        self.assertEqual((3, ''), (code, out))
+        self.assertEqual(1, len(err.splitlines()), err)
+        for fragment in fragments:
+            self.assertIn(fragment, err)
+
+    def test_libvirt_unreachable(self):
+        uri = 'test://%s/missing.xml' % self.tmp
+        self.assertOneLineError(
+            self.discover(uri=uri),
+            'nova-gpu-numa discover: cannot connect to libvirt at %s '
+            '([libvirt] connection_uri)' % uri)
+
+    def test_bad_device_spec(self):
+        self.assertOneLineError(
+            self.discover(device_spec_lines=('{"slots": 2}',)),
+            '[gpu_numa] device_spec', 'must name "devnode" or "pci_address"')
+
+
+class ConsoleScriptTest(DiscoverTestBase):
+    """The installed ``nova-gpu-numa`` script, run as a user runs it."""
+
+    def run_script(self, *argv, **kwargs):
+        script = os.path.join(os.path.dirname(sys.executable),
+                              'nova-gpu-numa')
+        env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+        env.pop('OS_NOVA_DISABLE_EVENTLET_PATCHING', None)
+        env.update(kwargs.pop('env', {}))
+        return subprocess.run([script] + list(argv), capture_output=True,
+                              text=True, env=env, timeout=120, **kwargs)
+
+    def test_help(self):
+        result = self.run_script('--help')
+        self.assertEqual(0, result.returncode, result.stderr)
+        for command in ('discover', 'status', 'check', '--config-file',
+                        '--config-dir'):
+            self.assertIn(command, result.stdout)
+        self.assertEqual('', result.stderr)
+
+    def test_unreadable_config(self):
+        path = os.path.join(self.tmp, 'secret.conf')
+        with open(path, 'w') as f:
+            f.write('[DEFAULT]\n')
+        os.chmod(path, 0)
+        if os.access(path, os.R_OK):  # root reads anything: use a dir
+            path = self.tmp
+        result = self.run_script('--config-file', path, 'status')
+        self.assertEqual(3, result.returncode)
+        self.assertEqual('', result.stdout)
+        self.assertEqual(1, len(result.stderr.splitlines()), result.stderr)
+        self.assertIn('nova-gpu-numa status: ', result.stderr)
+        self.assertIn(path, result.stderr)
+
+    def test_discover_json(self):
+        result = self.run_script('--config-file', self.write_conf(),
+                                 'discover', '--format', 'json')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual(3, len(json.loads(result.stdout)['render_nodes']))
+
+    def test_missing_libvirt_binding(self):
+        # The script's own interpreter, with the binding made unimportable.
+        code = ("import sys; sys.modules['libvirt'] = None; "
+                "from nova_gpu_numa_sched.cmd import main; "
+                "sys.exit(main.main(sys.argv[1:]))")
+        env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+        env.pop('OS_NOVA_DISABLE_EVENTLET_PATCHING', None)
+        result = subprocess.run(
+            [sys.executable, '-c', code, '--config-file', self.write_conf(),
+             'discover'], capture_output=True, text=True, env=env,
+            timeout=120)
+        self.assertEqual(3, result.returncode, result.stderr)
+        self.assertEqual(1, len(result.stderr.splitlines()), result.stderr)
+        self.assertIn('the libvirt Python binding is not installed',
+                      result.stderr)
