@@ -1,0 +1,121 @@
+"""Rendering of the nova-gpu-numa formats and check's pure decisions."""
+
+import json
+
+from oslo_config import cfg
+from prometheus_client import parser as prom_parser
+import testtools
+
+from nova_gpu_numa_sched.cmd import check
+from nova_gpu_numa_sched.cmd import output
+from nova_gpu_numa_sched.cmd import placement
+from nova_gpu_numa_sched.cmd import status
+
+
+class TableTest(testtools.TestCase):
+
+    def test_aligned_columns_and_unknowns(self):
+        text = output.table(['A', 'LONGER'], [['xyz', None], [1, 2.4]])
+        self.assertEqual(['A    LONGER', 'xyz  -', '1    2'],
+                         text.splitlines())
+
+    def test_json_is_stable(self):
+        self.assertEqual('{\n  "a": 1,\n  "b": [\n    2\n  ]\n}\n',
+                         output.to_json({'b': [2], 'a': 1}))
+
+
+class PrometheusTest(testtools.TestCase):
+
+    def test_labels_and_unknown_values(self):
+        text = output.prometheus_text(
+            [{'host': 'h1', 'cell': 0, 'devnode': None,
+              'pci_address': '0000:03:00.0', 'total': 8, 'util': None}],
+            [('total', 'slots_total', 'Slots.'),
+             ('util', 'utilization_percent', 'Utilisation.')])
+        families = {f.name: f for f in
+                    prom_parser.text_string_to_metric_families(text)}
+        (sample,) = families['nova_gpu_numa_slots_total'].samples
+        self.assertEqual(({'host': 'h1', 'cell': '0', 'devnode': '',
+                           'pci_address': '0000:03:00.0'}, 8.0),
+                         (sample.labels, sample.value))
+        # Unknown utilisation is left out, not exported as 0.
+        self.assertEqual([], families[
+            'nova_gpu_numa_utilization_percent'].samples)
+
+
+class StatusRenderTest(testtools.TestCase):
+
+    DATA = {'hosts': [{'host': 'compute-1', 'render_nodes': [{
+        'provider_name': 'compute-1_render_0000:03:00.0',
+        'provider_uuid': 'u', 'key': '0000:03:00.0',
+        'pci_address': '0000:03:00.0', 'devnode': None, 'cell': 1,
+        'load_percent': 30, 'slots_used': 1, 'slots_total': 8,
+        'instances': [{'uuid': 'i', 'name': 'phone-1', 'slot': 0}]}]}],
+        'hosts_without_render_nodes': []}
+
+    def test_table(self):
+        self.assertEqual(
+            'HOST       CELL  RENDER NODE   SLOTS  LOAD  INSTANCES\n'
+            'compute-1  1     0000:03:00.0  1/8    30%   phone-1\n',
+            status.render_table(self.DATA))
+
+    def test_json_roundtrip(self):
+        self.assertEqual(self.DATA, json.loads(output.to_json(self.DATA)))
+
+    def test_provider_key_forms(self):
+        pci = placement.RenderProvider('u', 'h_render_0000:03:00.0', 'h',
+                                       '0000:03:00.0')
+        drm = placement.RenderProvider('u', 'h_render_drm_renderD131', 'h',
+                                       'drm_renderD131')
+        self.assertEqual(('0000:03:00.0', None), (pci.pci_address,
+                                                  pci.devnode))
+        self.assertEqual((None, '/dev/dri/renderD131'),
+                         (drm.pci_address, drm.devnode))
+
+
+def _conf(enabled, available=(), weighers=()):
+    conf = cfg.ConfigOpts()
+    conf.register_opts([
+        cfg.ListOpt('enabled_filters', default=list(enabled)),
+        cfg.MultiStrOpt('available_filters', default=[
+            'nova.scheduler.filters.all_filters'] + list(available)),
+        cfg.MultiStrOpt('weight_classes', default=list(weighers)),
+    ], group='filter_scheduler')
+    conf([], default_config_files=[])
+    return conf
+
+
+class CheckDecisionsTest(testtools.TestCase):
+
+    PAIR = 'nova_gpu_numa_sched.filters.GpuNumaAffinityFilter'
+
+    def test_filters(self):
+        Code = check.Code
+        self.assertEqual(Code.FAILURE, check.check_filters(
+            _conf(['ComputeFilter', 'NUMATopologyFilter'])).code)
+        self.assertEqual(Code.SUCCESS, check.check_filters(
+            _conf(['NUMATopologyFilter', 'GpuNumaAffinityFilter'],
+                  [self.PAIR])).code)
+        result = check.check_filters(
+            _conf(['GpuNumaAffinityFilter'], [self.PAIR]))
+        self.assertEqual(Code.FAILURE, result.code)
+        self.assertIn('needs NUMATopologyFilter before it', result.details)
+
+    def test_flavor_problems(self):
+        self.assertEqual([], check._flavor_problems({'hw:numa_nodes': '1'}))
+        # Dedicated CPUs give a guest a one-node topology in Nova.
+        self.assertEqual([], check._flavor_problems(
+            {'hw:cpu_policy': 'dedicated'}))
+        self.assertEqual(['no NUMA topology (set hw:numa_nodes=1)'],
+                         check._flavor_problems({'hw:cpu_policy': 'shared'}))
+        self.assertEqual(1, len(check._flavor_problems(
+            {'hw:numa_nodes': '1', 'gpu_numa:affinity_policy': 'x'})))
+
+    def test_exit_code_is_the_worst(self):
+        results = [('a', check.Result(check.Code.SUCCESS)),
+                   ('b', check.Result(check.Code.WARNING, 'w'))]
+        self.assertEqual(1, check.exit_code(results))
+        self.assertEqual(0, check.exit_code([]))
+        self.assertEqual(2, json.loads(check.render_json(
+            results + [('c', check.Result(check.Code.FAILURE, 'f'))]))[
+            'exit_code'])
