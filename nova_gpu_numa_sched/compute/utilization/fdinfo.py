@@ -169,11 +169,13 @@ def client_from_fields(fields, device):
             elif key.startswith(CYCLES):
                 client.cycles[key[len(CYCLES):]] = _uint(value)
         except ValueError:
-            # A bad capacity leaves the engine at capacity 1.
-            for prefix in (ENGINE, TOTAL_CYCLES, CYCLES):
-                if key.startswith(prefix) and not key.startswith(CAPACITY):
-                    client.unreadable.add(key[len(prefix):])
-                    break
+            # A bad capacity leaves the engine at capacity 1; a bad
+            # counter makes the engine unknown for this sample.
+            if not key.startswith(CAPACITY):
+                for prefix in (ENGINE, TOTAL_CYCLES, CYCLES):
+                    if key.startswith(prefix):
+                        client.unreadable.add(key[len(prefix):])
+                        break
             _warn(device, ('garbage', key), 'Ignoring %s of a DRM client of '
                   '%s: %r is not what drm-usage-stats specifies',
                   key, device, value)
