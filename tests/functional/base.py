@@ -50,6 +50,10 @@ class GpuNumaTestBase(base.ServersTestBase):
         self.guest_xml = {}
         self.drm = {}
         super().setUp()
+        # A hung test (a deadlock between service threads) fails after
+        # OS_TEST_TIMEOUT seconds instead of stalling the whole run.
+        self.useFixture(base.fixtures.Timeout(
+            int(os.environ.get('OS_TEST_TIMEOUT', 0)), gentle=True))
         self.flags(instances=-1, cores=-1, ram=-1, group='quota')
         self.ctxt = nova_context.get_admin_context()
         # Utilisation is read from this fake sysfs; empty = unknown.
