@@ -134,9 +134,10 @@ def _flavor_problems(extra_specs):
                                                          'mixed'))
     if not has_numa:
         problems.append('no NUMA topology (set hw:numa_nodes=1)')
-    elif numa_nodes not in (None, '1'):
-        problems.append('hw:numa_nodes=%s (a guest renders through one '
-                        'render node: use 1)' % numa_nodes)
+    elif numa_nodes is not None and not (
+            str(numa_nodes).isdigit() and int(numa_nodes) >= 1):
+        problems.append('hw:numa_nodes=%s is not a whole number >= 1' % (
+            numa_nodes))
     policy = extra_specs.get(names.AFFINITY_POLICY_KEY)
     if policy is not None and policy not in names.AFFINITY_POLICIES:
         problems.append('%s=%s is not one of %s' % (
@@ -160,9 +161,9 @@ def check_flavors(flavors):
     if not render:
         return Result(Code.SUCCESS, 'No flavor requests %s yet.' %
                       names.RESOURCE_CLASS)
-    return Result(Code.SUCCESS, '%d flavor(s) request %s, all with one NUMA '
-                  'node and a valid policy.' % (len(render),
-                                                names.RESOURCE_CLASS))
+    return Result(Code.SUCCESS, '%d flavor(s) request %s, all with a NUMA '
+                  'topology and a valid policy.' % (len(render),
+                                                    names.RESOURCE_CLASS))
 
 
 def check_provider_traits(fleet):

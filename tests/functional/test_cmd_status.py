@@ -276,6 +276,8 @@ class CheckTest(CommandTestBase):
                                 names.AFFINITY_POLICY_KEY: 'always'}),
                 ('two-nodes', {'resources:%s' % names.RESOURCE_CLASS: '1',
                                'hw:numa_nodes': '2'}),
+                ('bad-nodes', {'resources:%s' % names.RESOURCE_CLASS: '1',
+                               'hw:numa_nodes': 'two'}),
                 ('no-gpu', {})):
             flavor = objects.Flavor(
                 ctxt, name=name, memory_mb=512, vcpus=1, root_gb=1,
@@ -301,7 +303,10 @@ class CheckTest(CommandTestBase):
                       details)
         self.assertIn('bad-policy: gpu_numa:affinity_policy=always is not '
                       'one of required, preferred', details)
-        self.assertIn('two-nodes: hw:numa_nodes=2', details)
+        self.assertIn('bad-nodes: hw:numa_nodes=two is not a whole number',
+                      details)
+        # A render guest may span several cells.
+        self.assertNotIn('two-nodes', details)
         self.assertNotIn('no-gpu', details)
         result, details = checks['Provider cell traits']
         self.assertEqual('Failure', result)
