@@ -164,10 +164,13 @@ def render_table(data):
                 ' (%s)' % left['pci_address'] if left['pci_address'] else '',
                 left['detail']), 78, initial_indent='  ',
                 subsequent_indent='    '))
+            # The JSON of a fix is copied into nova.conf: keep it whole.
+            text, brace, example = left['fix'].partition('{')
             lines.extend(textwrap.wrap(
-                left['fix'], 78, initial_indent='    fix: ',
-                subsequent_indent='      ', break_on_hyphens=False,
-                break_long_words=False))
+                text, 78, initial_indent='    fix: ',
+                subsequent_indent='      ', break_on_hyphens=False))
+            if brace:
+                lines.append('      ' + brace + example)
     if not data['render_nodes'] and not data['left_out']:
         lines.append('No DRM render node found.')
     return '\n'.join(lines) + '\n'
