@@ -508,6 +508,27 @@ class FaultsTestCase(FdinfoTestCase):
         self.proc.write(200, 9, i915(8, render=6 * SECOND))
         self.assertAlmostEqual(10.0, self.busy())
 
+    def test_denied_fdinfo_counts_its_process_once(self):
+        self.proc.open(100, 9, NODE.devnode, i915(7))
+        self.proc.open(100, 10, NODE.devnode, i915(7))
+        denied = os.path.join(self.proc.root, '100', 'fdinfo')
+
+        def checked_open(path, *args, **kwargs):
+            if path.startswith(denied):
+                raise PermissionError(errno.EACCES, 'Permission denied',
+                                      path)
+            return open(path, *args, **kwargs)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.compute.utilization.fdinfo.open',
+            checked_open))
+        self.busy()
+        self.later(60)
+        self.assertIsNone(self.busy())
+        warnings = self.warnings()
+        self.assertEqual(1, len(warnings), warnings)
+        self.assertIn('1 process(es)', warnings[0])
+
     def test_garbage_values(self):
         text = i915(7).replace('drm-engine-render:\t0 ns',
                                'drm-engine-render:\tlots ns')

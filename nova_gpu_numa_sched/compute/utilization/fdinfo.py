@@ -289,7 +289,7 @@ class _Scan:
         self.targets = targets
         self.clients = {key: {} for key in keys}
         #: Processes whose fds could not be inspected (permissions).
-        self.denied = 0
+        self.denied = set()
 
     def run(self):
         try:
@@ -300,14 +300,14 @@ class _Scan:
             try:
                 self._process(pid)
             except OSError as e:
-                self._os_error(e, os.path.join(self.proc_root, pid))
+                self._os_error(e, pid, os.path.join(self.proc_root, pid))
         return self
 
-    def _os_error(self, e, path):
+    def _os_error(self, e, pid, path):
         if e.errno in _GONE:
             LOG.debug('%s went away while it was read: %s', path, e)
         elif e.errno in _DENIED:
-            self.denied += 1
+            self.denied.add(pid)
         else:
             _warn(self.proc_root, ('os', e.errno), 'Cannot read %s; its '
                   'GPU use is not counted: %s', path, e)
@@ -319,7 +319,7 @@ class _Scan:
             try:
                 self._fd(pid, fd, link)
             except OSError as e:
-                self._os_error(e, link)
+                self._os_error(e, pid, link)
 
     def _fd(self, pid, fd, link):
         target = os.readlink(link)
@@ -415,7 +415,7 @@ class FdinfoReader:
             _warn(self.proc_root, 'denied', '%d process(es) under %s could '
                   'not be inspected (nova-compute needs to read the fds of '
                   'QEMU processes); a render node with no visible client '
-                  'has no load trait', scan.denied, self.proc_root)
+                  'has no load trait', len(scan.denied), self.proc_root)
         for node in nodes:
             try:
                 self._store(node, scan.clients[node.key], scan.denied, now)
