@@ -8,13 +8,25 @@
 # tests of guest XML against the real libvirtd fail instead of skipping
 # (GPU_NUMA_REQUIRE_LIBVIRTD=1).
 #
-# Without arguments the suite runs in two stestr runs: first everything but
-# tests/libvirtd (the functional tests write the guest XML that Nova
-# generated into $GPU_NUMA_GUEST_XML_DIR), then tests/libvirtd, which defines
-# the hand-written samples and that XML in libvirtd. The folder is a fresh
-# temporary copy of tests/libvirtd/samples unless GPU_NUMA_GUEST_XML_DIR is
-# set. With arguments, one "stestr run ARGS" (for example a test id regex:
-# bash tools/run-tests.sh tests.unit).
+# Nova's services run on native threads by default and its tests on
+# eventlet unless OS_NOVA_DISABLE_EVENTLET_PATCHING=1, so without arguments
+# the suite runs in three labelled stestr runs:
+#
+#   [eventlet]  everything but tests/libvirtd (unit, functional and
+#               integration tests, in Nova's eventlet test mode);
+#   [threading] tests/functional again, with
+#               OS_NOVA_DISABLE_EVENTLET_PATCHING=1 (native threads);
+#   [libvirtd]  tests/libvirtd.
+#
+# Unit and integration tests do not run Nova's services, so they run once.
+# The functional tests write the guest XML that Nova generated into
+# $GPU_NUMA_GUEST_XML_DIR; tests/libvirtd defines the hand-written samples
+# and that XML in libvirtd. The folder is a fresh temporary copy of
+# tests/libvirtd/samples unless GPU_NUMA_GUEST_XML_DIR is set. With
+# arguments, one "stestr run ARGS" in the mode the environment says (for
+# example a test id regex: bash tools/run-tests.sh tests.unit). The closing
+# line sums every run. A test that hangs fails after OS_TEST_TIMEOUT
+# seconds (default 300).
 set -uo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +34,7 @@ cd "$REPO_ROOT" || exit 1
 
 CONCURRENCY=${STESTR_CONCURRENCY:-2}
 LIBVIRTD_TESTS='^tests\.libvirtd\.'
+FUNCTIONAL_TESTS='^tests\.functional\.'
 
 bash tools/bootstrap.sh || { echo "run-tests: bootstrap failed" >&2; exit 1; }
 bash tools/start-libvirtd.sh || {
@@ -31,6 +44,7 @@ bash tools/start-libvirtd.sh || {
 source .venv/bin/activate
 export GPU_NUMA_REQUIRE_LIBVIRTD=1
 export PYTHONDONTWRITEBYTECODE=1
+export OS_TEST_TIMEOUT=${OS_TEST_TIMEOUT:-300}
 
 log=$(mktemp)
 cleanup=("$log")
@@ -52,15 +66,23 @@ else
 fi
 
 stestr_rc=0
+# run_stestr LABEL EVENTLET_PATCHING_DISABLED ARGS...
 run_stestr() {
-    echo "run-tests: stestr run $*"
-    stestr run "$@" 2>&1 | tee -a "$log"
+    local label=$1 disabled=$2
+    shift 2
+    echo "run-tests: [$label] stestr run $*"
+    OS_NOVA_DISABLE_EVENTLET_PATCHING=$disabled stestr run "$@" 2>&1 |
+        tee -a "$log"
     local rc=${PIPESTATUS[0]}
     [ "$rc" -eq 0 ] || stestr_rc=$rc
     echo >> "$log"
+    echo "run-tests: [$label] finished (exit $rc)"
 }
+start=$SECONDS
 if [ $# -eq 0 ]; then
-    run_stestr --concurrency "$CONCURRENCY" --exclude-regex "$LIBVIRTD_TESTS"
+    run_stestr eventlet 0 --concurrency "$CONCURRENCY" \
+        --exclude-regex "$LIBVIRTD_TESTS"
+    run_stestr threading 1 --concurrency "$CONCURRENCY" "$FUNCTIONAL_TESTS"
     echo "run-tests: guest XML to define:" \
          "$(cd "$GPU_NUMA_GUEST_XML_DIR" && echo *.xml)"
     # The functional tests write nova's own phone XML; it must be there.
@@ -70,10 +92,16 @@ if [ $# -eq 0 ]; then
             stestr_rc=1
         fi
     done
-    run_stestr --concurrency 1 --combine "$LIBVIRTD_TESTS"
+    run_stestr libvirtd 0 --concurrency 1 --combine "$LIBVIRTD_TESTS"
 else
-    run_stestr --concurrency "$CONCURRENCY" "$@"
+    mode=${OS_NOVA_DISABLE_EVENTLET_PATCHING:-0}
+    case "$mode" in
+        1|true|yes) label=threading ;;
+        *) label=eventlet ;;
+    esac
+    run_stestr "$label" "$mode" --concurrency "$CONCURRENCY" "$@"
 fi
+echo "run-tests: tests took $((SECONDS - start)) s"
 
 # Counts from the Totals blocks that stestr printed for these very runs
 # (not "stestr last", which would show an older run if one never started).
