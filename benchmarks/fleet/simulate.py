@@ -6,8 +6,9 @@ phone, a GPU with a free slot) gets fresh candidates and empty limits;
 Nova's ``HostFilterHandler`` runs the policy's filters, Nova's
 ``HostWeightHandler`` its weighers, and the best host and its first
 candidate win (``host_subset_size = 1``). For the plugin, the request's
-provider view is built from the provider summaries first, by the plugin's
-own report-client wrap, as in the scheduler.
+provider view is recorded first from the provider summaries and the
+request's ``ResourceRequest``, by the function the plugin's report-client
+wrap calls (``provider_view.record_candidates``).
 
 Then, what nova-compute does: Nova's ``numa_fit_instance_to_host`` on the
 host's topology with the limits the filters left on the host state (for
@@ -19,7 +20,6 @@ candidate. A delete undoes both.
 
 import dataclasses
 import time
-import types
 import uuid as uuid_lib
 
 from nova.scheduler import filters as nova_filters
@@ -83,13 +83,6 @@ class Result:
     final_bound: dict = None
 
 
-def _install_view(request_id, summaries):
-    """The plugin's wrap of the candidate query, fed Placement's answer."""
-    query = provider_view._wrap_get_allocation_candidates(
-        lambda self, context, resources: ({}, summaries, '1.36'))
-    query(None, types.SimpleNamespace(request_id=request_id), None)
-
-
 class Simulation:
     """One policy over one fleet: the hosts carry its state."""
 
@@ -145,7 +138,7 @@ class Simulation:
 
     # One request -----------------------------------------------------------
 
-    def _select(self, size, spec):
+    def _select(self, size, spec, resources):
         """Nova's scheduler for one request: (seconds, host, candidate)."""
         render = size.kind == workload.PHONE
         states = []
@@ -163,7 +156,8 @@ class Simulation:
         request_id = 'req-%s' % uuid_lib.uuid4()
         start = time.perf_counter()
         if self.uses_view:
-            _install_view(request_id, summaries)
+            provider_view.record_candidates(request_id, resources,
+                                            summaries)
         passed = self.filter_handler.get_filtered_objects(
             self.filters, states, spec)
         weighed = []
@@ -180,8 +174,8 @@ class Simulation:
     def boot(self, event):
         size = event.size
         result = self.result
-        spec = self.specs.get(size)
-        seconds, host, candidate = self._select(size, spec)
+        spec, resources = self.specs.get(size)
+        seconds, host, candidate = self._select(size, spec, resources)
         phone = size.kind == workload.PHONE
         if phone:
             result.phones_asked += 1

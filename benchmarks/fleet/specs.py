@@ -9,6 +9,7 @@ import uuid as uuid_lib
 
 from nova import context as nova_context
 from nova import objects
+from nova.scheduler import utils as scheduler_utils
 from nova.virt import hardware
 
 from benchmarks.fleet import workload
@@ -26,10 +27,14 @@ def extra_specs(size, policy):
     return found
 
 
+def _context():
+    return nova_context.RequestContext(
+        user_id='farm-user', project_id='farm-project', is_admin=True)
+
+
 def request_spec(size, policy):
     """A RequestSpec for one boot of ``size`` under ``policy``."""
-    ctxt = nova_context.RequestContext(
-        user_id='farm-user', project_id='farm-project', is_admin=True)
+    ctxt = _context()
     flavor = objects.Flavor(
         id=1, flavorid=size.name, name=size.name, vcpus=size.vcpus,
         memory_mb=size.memory_mb, root_gb=size.disk_gb, ephemeral_gb=0,
@@ -52,14 +57,22 @@ def request_spec(size, policy):
 
 
 class SpecCache:
-    """One RequestSpec per size and policy: the filters leave it intact."""
+    """One RequestSpec per size and policy: the filters leave it intact.
+
+    With it, the ``ResourceRequest`` Nova's scheduler builds from it for
+    the candidate query, which the plugin's provider view reads.
+    """
 
     def __init__(self, policy):
         self.policy = policy
         self._specs = {}
 
     def get(self, size):
-        spec = self._specs.get(size.name)
-        if spec is None:
-            spec = self._specs[size.name] = request_spec(size, self.policy)
-        return spec
+        """(RequestSpec, ResourceRequest) of one boot of ``size``."""
+        found = self._specs.get(size.name)
+        if found is None:
+            spec = request_spec(size, self.policy)
+            resources = scheduler_utils.resources_from_request_spec(
+                _context(), spec, None, enable_pinning_translate=True)
+            found = self._specs[size.name] = (spec, resources)
+        return found
