@@ -1,10 +1,12 @@
-"""Make scheduling requests overlap for race tests.
+"""Make scheduling requests and compute claims overlap for race tests.
 
-A race is only tested when the requests really run together. This fixture
-holds every scheduling request just after its allocation-candidates query
-(so after the plugin has built the request's provider view, before any
-claim) until ``parties`` requests have got there, so they all decide from
-the same Placement state and then claim at about the same time.
+A race is only tested when the requests really run together.
+``CandidateRendezvous`` holds every scheduling request just after its
+allocation-candidates query (so after the plugin has built the request's
+provider view, before any claim) until ``parties`` requests have got
+there, so they all decide from the same Placement state and then claim at
+about the same time. ``ClaimRendezvous`` does the same for the compute
+hosts' resource claims.
 """
 
 import functools
@@ -12,16 +14,16 @@ import threading
 import time
 
 import fixtures
+from nova.compute import resource_tracker
 from nova.scheduler.client import report
 
 
-class CandidateRendezvous(fixtures.Fixture):
-    """Hold ``parties`` scheduling requests after their candidate query.
+class _Meeting(fixtures.Fixture):
+    """Holds the first ``parties`` callers until all have arrived.
 
-    Install it after the scheduler has started (the plugin's own wrap is
-    then inside this one). Queries after the first ``parties`` pass
-    straight through. ``met`` is False if the requests did not all
-    arrive within ``timeout`` seconds, i.e. they did not overlap.
+    Later callers (a reschedule) pass straight through. ``met`` is False
+    if the first ``parties`` did not all arrive within ``timeout``
+    seconds, i.e. they did not overlap.
     """
 
     def __init__(self, parties, timeout=60):
@@ -34,25 +36,61 @@ class CandidateRendezvous(fixtures.Fixture):
         self.met = True
         self.arrivals = []
         self._lock = threading.Lock()
+
+    def arrive(self, key):
+        with self._lock:
+            self.arrivals.append(key)
+            waits = len(self.arrivals) <= self.parties
+        if waits:
+            try:
+                self.barrier.wait()
+            except threading.BrokenBarrierError:
+                self.met = False
+
+
+class CandidateRendezvous(_Meeting):
+    """Hold ``parties`` scheduling requests after their candidate query.
+
+    Install it after the scheduler has started (the plugin's own wrap is
+    then inside this one). ``arrivals`` are request ids.
+    """
+
+    def _setUp(self):
+        super()._setUp()
         original = report.SchedulerReportClient.get_allocation_candidates
 
         @functools.wraps(original)
         def held(client, context, resources, *args, **kwargs):
             result = original(client, context, resources, *args, **kwargs)
-            with self._lock:
-                self.arrivals.append(context.request_id)
-                # Later queries (a reschedule) are not part of the race.
-                waits = len(self.arrivals) <= self.parties
-            if waits:
-                try:
-                    self.barrier.wait()
-                except threading.BrokenBarrierError:
-                    self.met = False
+            self.arrive(context.request_id)
             return result
 
         self.useFixture(fixtures.MonkeyPatch(
             'nova.scheduler.client.report.SchedulerReportClient.'
             'get_allocation_candidates', held))
+
+
+class ClaimRendezvous(_Meeting):
+    """Hold ``parties`` compute claims, then let them in together.
+
+    The claims then enter the resource tracker's ``instance_claim``, the
+    plugin's cell-pinning wrap first, at the same time (Nova's own claim
+    lock serialises only what is inside). Install it after the computes
+    have started. ``arrivals`` are instance uuids.
+    """
+
+    def _setUp(self):
+        super()._setUp()
+        original = resource_tracker.ResourceTracker.instance_claim
+
+        @functools.wraps(original)
+        def held(tracker, context, instance, *args, **kwargs):
+            self.arrive(instance.uuid)
+            return original(tracker, context, instance, *args, **kwargs)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.compute.resource_tracker.ResourceTracker.instance_claim',
+            held))
 
 
 def wait_until_built(test, server, tries=60):

@@ -8,7 +8,9 @@ scheduler process at once. Here four requests (two single phones, two
 multi-creates of three) are held after their candidate query until all
 four have made it, then filter, weigh and claim side by side; every filter
 call of a request must see exactly the Placement usage it was given plus
-its own claims, never another request's.
+its own claims, never another request's. On the computes, the eight
+resource claims are held until all have arrived and then enter the
+plugin's claim wrap together; each must land on its own GPU's cell.
 
 Runs in both concurrency modes: with OS_NOVA_DISABLE_EVENTLET_PATCHING=1
 on real threads, otherwise on eventlet's green threads (the thread-local is
@@ -124,6 +126,8 @@ class ConcurrentSchedulingTest(base.GpuNumaTestBase):
 
     def test_concurrent_requests_keep_their_own_view(self):
         meeting = self.useFixture(rendezvous.CandidateRendezvous(4))
+        # And the eight compute claims enter the plugin's wrap together.
+        claims = self.useFixture(rendezvous.ClaimRendezvous(8))
         for name, count in (('single-a', 1), ('multi-a', 3),
                             ('single-b', 1), ('multi-b', 3)):
             self._post(name, count)
@@ -133,6 +137,9 @@ class ConcurrentSchedulingTest(base.GpuNumaTestBase):
         self.assertTrue(meeting.met, 'the requests did not overlap')
         self.assertEqual(4, len(set(meeting.arrivals)))
         self.assertEqual(8, len(servers))
+        self.assertTrue(claims.met, 'the compute claims did not overlap')
+        self.assertEqual({server['id'] for server in servers},
+                         set(claims.arrivals))
         self.assertEqual(['ACTIVE'] * 8,
                          [server['status'] for server in servers])
         for server in servers:
