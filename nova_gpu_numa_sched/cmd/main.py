@@ -78,10 +78,16 @@ def load_config(args):
     from nova_gpu_numa_sched import conf as plugin_conf
     conf = nova.conf.CONF
     assert conf is plugin_conf.CONF
+    from nova import config as nova_config
     try:
         oslo_log.register_options(conf)
     except cfg.ArgsAlreadyParsedError:
         pass  # a caller in this process parsed them already
+    # What nova.config.parse_args() sets up besides parsing: library
+    # defaults and the [profiler] options the database setup reads.
+    nova_config.set_lib_defaults()
+    if nova_config.profiler:
+        nova_config.profiler.set_defaults(conf)
     cli = []
     for path in args.config_file:
         cli += ['--config-file', path]

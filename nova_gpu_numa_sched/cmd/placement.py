@@ -104,8 +104,8 @@ class Placement:
             self._client = report.SchedulerReportClient()
         except (ks_exc.ClientException, sdk_exc.SDKException) as e:
             raise PlacementError(
-                'cannot set up the Placement client from the [placement] '
-                'options of nova.conf: %s' % _one_line(e))
+                'cannot reach Placement with the [placement] options of '
+                'nova.conf: %s' % _one_line(e))
         #: Number of requests made, for tests and --debug.
         self.calls = 0
 

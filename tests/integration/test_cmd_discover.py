@@ -276,6 +276,22 @@ class ConsoleScriptTest(DiscoverTestBase):
         self.assertIn('nova-gpu-numa status: ', result.stderr)
         self.assertIn(path, result.stderr)
 
+    def test_unreachable_placement(self):
+        path = os.path.join(self.tmp, 'nova.conf')
+        with open(path, 'w') as f:
+            # Nothing listens on the discard port.
+            f.write('[placement]\nauth_type = none\n'
+                    'endpoint_override = http://127.0.0.1:9\n')
+        for command in ('status', 'check'):
+            result = self.run_script('--config-file', path, command)
+            self.assertEqual(3, result.returncode, result.stderr)
+            self.assertEqual('', result.stdout)
+            self.assertEqual(1, len(result.stderr.splitlines()),
+                             result.stderr)
+            self.assertIn('nova-gpu-numa %s: cannot reach Placement with '
+                          'the [placement] options of nova.conf' % command,
+                          result.stderr)
+
     def test_discover_json(self):
         result = self.run_script('--config-file', self.write_conf(),
                                  'discover', '--format', 'json')
