@@ -14,6 +14,7 @@ import sys
 import traceback
 
 from oslo_config import cfg
+from oslo_db import exception as db_exc
 
 from nova_gpu_numa_sched.cmd import check
 from nova_gpu_numa_sched.cmd import common
@@ -167,6 +168,13 @@ def main(argv=None):
         if args.debug:
             traceback.print_exc()
         sys.stderr.write('%s %s: %s\n' % (PROG, args.command, e))
+        return common.EXIT_ERROR
+    except db_exc.DBError as e:
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write('%s %s: cannot read Nova\'s databases ([database] '
+                         'and [api_database] connection in nova.conf): %s\n'
+                         % (PROG, args.command, ' '.join(str(e).split())))
         return common.EXIT_ERROR
     except Exception as e:
         if args.debug:
