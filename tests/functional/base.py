@@ -80,6 +80,15 @@ class GpuNumaTestBase(base.ServersTestBase):
             'nova_gpu_numa_sched.compute.driver.GpuNumaLibvirtDriver.'
             '_get_guest_xml', capture_guest_xml))
 
+    def _wait_for_server_parameter(self, server, expected_params,
+                                   max_retries=10, **kwargs):
+        # Nova's default gives a server 5 s (10 x 0.5 s) to get there; a
+        # multi-create of several phones on a loaded CI machine takes
+        # longer. A wait, not a timing assertion: allow 60 s.
+        return super()._wait_for_server_parameter(
+            server, expected_params, max_retries=max(max_retries, 120),
+            **kwargs)
+
     def _setup_compute_service(self):
         self.flags(compute_driver='gpu_numa.GpuNumaLibvirtDriver')
 
