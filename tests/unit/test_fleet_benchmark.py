@@ -93,6 +93,35 @@ class OptimumTestCase(testtools.TestCase):
         self.assertFalse(optimum.fits_all(self.hosts, [PHONE] * 6))
 
 
+class WorkloadTestCase(testtools.TestCase):
+
+    def _stream(self, seed):
+        hosts = fleet(SPLIT_HOST, SMALL_HOST, SMALL_HOST)
+        return workload.generate(hosts, random.Random(seed), overbook=2.0,
+                                 vm_share=0.2, churn=1.0)
+
+    def test_same_seed_same_stream(self):
+        self.assertEqual(self._stream(1).events, self._stream(1).events)
+
+    def test_fill_phase_and_deletes(self):
+        stream = self._stream(2)
+        fill = stream.events[:stream.fill_end]
+        self.assertTrue(all(e.action == 'boot' for e in fill))
+        # 10 slots, overbooked twice.
+        self.assertEqual(20, sum(1 for e in fill
+                                 if e.size.kind == workload.PHONE))
+        self.assertLessEqual(stream.half, stream.fill_end)
+        alive = set()
+        for index, event in enumerate(stream.events):
+            if event.action == 'boot':
+                self.assertEqual(index, event.instance)
+                alive.add(event.instance)
+            else:
+                self.assertIn(event.instance, alive)
+                alive.remove(event.instance)
+        self.assertEqual(alive, set(stream.demand(len(stream.events))))
+
+
 class PoliciesTestCase(testtools.TestCase):
 
     def test_documented_filters(self):
