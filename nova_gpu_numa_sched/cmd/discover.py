@@ -6,6 +6,7 @@ utilisation, provider names and traits. Nothing is written anywhere.
 """
 
 import textwrap
+import time
 
 from lxml import etree
 
@@ -15,6 +16,10 @@ from nova_gpu_numa_sched.compute import device_spec
 from nova_gpu_numa_sched.compute import discovery
 from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched.compute import utilization
+from nova_gpu_numa_sched.compute.utilization import fdinfo
+
+#: How long discover samples DRM fdinfo busy time (see _measure).
+FDINFO_SAMPLE_SECONDS = 1.0
 
 FORMATS = (output.FORMAT_TABLE, output.FORMAT_JSON, output.FORMAT_PROMETHEUS)
 
@@ -75,6 +80,25 @@ def host_cells(capabilities_xml):
     return sorted(cells, key=lambda c: c['id'])
 
 
+def _measure(nodes, sysfs_root, sample_seconds=FDINFO_SAMPLE_SECONDS):
+    """{render node key: GpuUtilization or None}, as the driver reads them.
+
+    DRM fdinfo gives busy time, so its utilisation needs two samples; the
+    driver takes them a periodic update apart, this command
+    ``sample_seconds`` apart, and only when the first read left a node
+    unknown.
+    """
+    reader = fdinfo.FdinfoReader(
+        min_window_ns=int(sample_seconds * 1000 ** 3))
+    utils = utilization.read_all(nodes, sysfs_root, reader)
+    if sample_seconds and reader.available() and any(
+            util is None or util.busy_percent is None
+            for util in utils.values()):
+        time.sleep(sample_seconds)
+        utils = utilization.read_all(nodes, sysfs_root, reader)
+    return utils
+
+
 def collect(conn, conf, uri=None, sysfs_root='/sys'):
     """The discover data every format is rendered from (the JSON schema)."""
     try:
@@ -95,9 +119,10 @@ def collect(conn, conf, uri=None, sysfs_root='/sys'):
     result = device_spec.resolve_detailed(
         found, entries, cell_ids, conf.gpu_numa.slots_per_gpu)
     width = conf.gpu_numa.load_bucket_percent
+    utils = _measure(result.exposed, sysfs_root)
     nodes = []
     for node in result.exposed:
-        util = utilization.read_utilization(node, sysfs_root=sysfs_root)
+        util = utils.get(node.key)
         load_trait = utilization.load_trait_for(util, width)
         nodes.append({
             'devnode': node.devnode,
