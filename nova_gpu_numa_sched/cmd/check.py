@@ -52,7 +52,9 @@ def check_filters(conf):
     enabled = list(group.enabled_filters)
 
     def is_available(name):
-        return '%s.%s' % (PLUGIN_FILTERS, name) in available
+        # The package path, or the module path inside it.
+        return any(path.startswith(PLUGIN_FILTERS + '.') and
+                   path.endswith('.' + name) for path in available)
 
     topology = TOPOLOGY_FILTER in enabled
     affinity = AFFINITY_FILTER in enabled

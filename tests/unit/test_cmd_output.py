@@ -96,6 +96,11 @@ class CheckDecisionsTest(testtools.TestCase):
         self.assertEqual(Code.SUCCESS, check.check_filters(
             _conf(['NUMATopologyFilter', 'GpuNumaAffinityFilter'],
                   [self.PAIR])).code)
+        # The module path is as good as the package path.
+        self.assertEqual(Code.SUCCESS, check.check_filters(
+            _conf(['GpuNumaTopologyFilter'], [
+                'nova_gpu_numa_sched.filters.gpu_numa_topology.'
+                'GpuNumaTopologyFilter'])).code)
         result = check.check_filters(
             _conf(['GpuNumaAffinityFilter'], [self.PAIR]))
         self.assertEqual(Code.FAILURE, result.code)
