@@ -25,6 +25,13 @@ class GpuLoadWeigher(weights.BaseHostWeigher):
     def weight_multiplier(self, host_state):
         return load.multiplier(host_state)
 
+    def weigh_objects(self, weighed_obj_list, weight_properties):
+        # Without a render slot every weight is 0: read the flavor once per
+        # request, not once per host.
+        if not request.render_slots_requested(weight_properties):
+            return [0.0] * len(weighed_obj_list)
+        return super().weigh_objects(weighed_obj_list, weight_properties)
+
     def _weigh_object(self, host_state, weight_properties):
         if not request.render_slots_requested(weight_properties):
             return 0.0
