@@ -64,6 +64,7 @@ MODES = (
         'max_allocation_candidates': None,
         'randomize_allocation_candidates': True}),
 )
+RANDOMIZE = {'randomize_allocation_candidates': True}
 PLACEMENT_DEFAULTS = {'randomize_allocation_candidates': False,
                       'allocation_candidates_generation_strategy':
                           'depth-first',
@@ -139,15 +140,29 @@ def _candidate_roots(body):
             for c in body['allocation_requests']}
 
 
+def _answer(body):
+    """The set of allocation requests of an answer, order aside."""
+    return frozenset(
+        tuple(sorted((rp, tuple(sorted(alloc['resources'].items())))
+                     for rp, alloc in candidate['allocations'].items()))
+        for candidate in body['allocation_requests'])
+
+
 def time_query(placement, path, repeat):
-    """Warm up once, then time ``repeat`` queries; return (times, body)."""
+    """Warm up once, then time ``repeat`` queries.
+
+    Return (times, last body, whether every answer held the same
+    candidates).
+    """
     body = placement.get(path, version=nova_request.VERSION)
+    answers = {_answer(body)}
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         body = placement.get(path, version=nova_request.VERSION)
         times.append(time.perf_counter() - start)
-    return times, body
+        answers.add(_answer(body))
+    return times, body, len(answers) == 1
 
 
 # Part 1 ---------------------------------------------------------------------
@@ -172,11 +187,14 @@ def run_cost(placement, args):
                   'back through the REST API: ok' % (
                       shape.label(), len(fleet.hosts) + len(fleet.gpus),
                       filled), flush=True)
-            guests = [('plain 2-vCPU', plain)]
+            guests = [('plain 2-vCPU', plain, {})]
             if gpus:
-                guests.insert(0, ('phone', phone))
-            for guest, path in guests:
-                times, body = time_query(placement, path, args.repeat)
+                guests[:0] = [('phone', phone, {}),
+                              ('phone, randomize', phone, RANDOMIZE)]
+            for guest, path, options in guests:
+                placement.configure(**options)
+                times, body, same = time_query(placement, path, args.repeat)
+                placement.configure(**PLACEMENT_DEFAULTS)
                 median = statistics.median(times)
                 medians[(hosts, gpus, guest)] = median
                 rows.append((hosts, gpus or '-', guest,
@@ -184,13 +202,15 @@ def run_cost(placement, args):
                              tables.ms(max(times)),
                              len(body['allocation_requests']),
                              len(_candidate_roots(body)),
-                             len(body['provider_summaries'])))
+                             len(body['provider_summaries']),
+                             'yes' if same else 'no'))
     print()
     print('Part 1: time per GET /allocation_candidates (limit %d, median of '
           '%d after a warm-up)' % (args.limit, args.repeat))
     for line in tables.table(
             ('hosts', 'GPUs/host', 'guest', 'median ms', 'min ms', 'max ms',
-             'candidates', 'distinct hosts', 'provider summaries'), rows):
+             'candidates', 'distinct hosts', 'provider summaries',
+             'same answer each time'), rows):
         print(line)
     return medians
 
@@ -324,6 +344,12 @@ def print_ratios(args, medians, balance):
                       'without render providers, %d hosts: %.2f' % (
                           gpus, hosts,
                           medians[(hosts, gpus, 'phone')] / plain))
+                print('ratio query time phone with / without '
+                      'randomize_allocation_candidates, %d GPUs/host, %d '
+                      'hosts: %.2f' % (
+                          gpus, hosts,
+                          medians[(hosts, gpus, 'phone, randomize')] /
+                          medians[(hosts, gpus, 'phone')]))
                 print('ratio query time plain guest with / without render '
                       'providers (%d GPUs/host), %d hosts: %.2f' % (
                           gpus, hosts,
