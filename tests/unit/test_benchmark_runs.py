@@ -54,6 +54,8 @@ class TestPlacementCostRuns(testtools.TestCase):
         # guest, and one balance line per combination of options.
         self.assertTrue(any('phone on 2 GPUs/host / plain guest' in line
                             for line in ratios), ratios)
+        self.assertTrue(any('with / without randomize_allocation_candidates'
+                            in line for line in ratios), ratios)
         self.assertTrue(any('hosts offered / fleet, randomize:' in line
                             for line in ratios), ratios)
         self.assertTrue(any('breadth-first + cap + randomize:' in line
