@@ -18,7 +18,9 @@ cell, with three savings that keep the answer the same:
   fit, as the fit also writes their pinning and page size;
 * the request's network NUMA affinity (physnets, tunneled networks) is
   checked against the host's whole topology, as the compute claim checks
-  it, not against the one cell handed to the fit.
+  it, not against the one cell handed to the fit (with Nova's private
+  ``hardware._numa_cells_support_network_metadata``, the function the
+  claim's fit calls).
 
 The memo lives in the request's provider view (``provider_view``), which is
 per thread and per request id: nothing is shared between requests or
