@@ -81,9 +81,9 @@ def parse_args(argv):
                         help='fleet sizes of part 1 (default 1000 5000)')
     parser.add_argument('--gpus', type=int, nargs='+', default=[4, 8],
                         help='GPUs per host in part 1 (default 4 8)')
-    parser.add_argument('--repeat', type=int, default=3,
+    parser.add_argument('--repeat', type=int, default=5,
                         help='timed queries per row, after one warm-up '
-                             '(default 3)')
+                             '(default 5)')
     parser.add_argument('--limit', type=int, default=1000,
                         help='[scheduler] max_placement_results of part 1 '
                              '(default 1000, Nova\'s default)')
@@ -148,21 +148,29 @@ def _answer(body):
         for candidate in body['allocation_requests'])
 
 
-def time_query(placement, path, repeat):
-    """Warm up once, then time ``repeat`` queries.
+def time_queries(placement, guests, repeat):
+    """Warm each query up once, then time them in turn ``repeat`` times.
 
-    Return (times, last body, whether every answer held the same
-    candidates).
+    Taking the queries in turn gives each the same share of whatever else
+    the machine is doing. ``guests`` is [(label, path, [placement]
+    options)]; return {label: (times, last body, whether every answer held
+    the same candidates)}.
     """
-    body = placement.get(path, version=nova_request.VERSION)
-    answers = {_answer(body)}
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        body = placement.get(path, version=nova_request.VERSION)
-        times.append(time.perf_counter() - start)
-        answers.add(_answer(body))
-    return times, body, len(answers) == 1
+    times = {label: [] for label, _, _ in guests}
+    bodies, answers = {}, {label: set() for label, _, _ in guests}
+    for timed in [False] + [True] * repeat:
+        for label, path, options in guests:
+            placement.configure(**options)
+            start = time.perf_counter()
+            body = placement.get(path, version=nova_request.VERSION)
+            elapsed = time.perf_counter() - start
+            placement.configure(**PLACEMENT_DEFAULTS)
+            if timed:
+                times[label].append(elapsed)
+            bodies[label] = body
+            answers[label].add(_answer(body))
+    return {label: (times[label], bodies[label], len(answers[label]) == 1)
+            for label, _, _ in guests}
 
 
 # Part 1 ---------------------------------------------------------------------
@@ -191,10 +199,9 @@ def run_cost(placement, args):
             if gpus:
                 guests[:0] = [('phone', phone, {}),
                               ('phone, randomize', phone, RANDOMIZE)]
-            for guest, path, options in guests:
-                placement.configure(**options)
-                times, body, same = time_query(placement, path, args.repeat)
-                placement.configure(**PLACEMENT_DEFAULTS)
+            results = time_queries(placement, guests, args.repeat)
+            for guest, _, _ in guests:
+                times, body, same = results[guest]
                 median = statistics.median(times)
                 medians[(hosts, gpus, guest)] = median
                 rows.append((hosts, gpus or '-', guest,
@@ -206,7 +213,8 @@ def run_cost(placement, args):
                              'yes' if same else 'no'))
     print()
     print('Part 1: time per GET /allocation_candidates (limit %d, median of '
-          '%d after a warm-up)' % (args.limit, args.repeat))
+          '%d after a warm-up, the queries of a fleet taken in turn)' % (
+              args.limit, args.repeat))
     for line in tables.table(
             ('hosts', 'GPUs/host', 'guest', 'median ms', 'min ms', 'max ms',
              'candidates', 'distinct hosts', 'provider summaries',
