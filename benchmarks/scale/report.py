@@ -98,7 +98,11 @@ def print_calls(counts):
 
 
 def ratio_lines(results):
-    """The closing lines: each ratio to stock, with its goal."""
+    """The closing lines: each ratio to stock, with its goal.
+
+    The ratio is the median of the per-repetition ratios (each from runs
+    seconds apart), then their range and the ratio of the medians.
+    """
     lines = []
     for size, per_kind in results.items():
         for kind, name, goal, label in (
@@ -111,13 +115,13 @@ def ratio_lines(results):
             timings, _stats = per_kind[kind]
             if not timings.samples.get('ratio_' + name):
                 continue
-            ratio, median, low, high = timings.ratio(name)
-            line = ('ratio %5d hosts, %-43s = %.2f  [per run: median '
-                    '%.2f, %.2f-%.2f]' % (size, label, ratio, median, low,
-                                          high))
+            of_medians, median, low, high = timings.ratio(name)
+            line = ('ratio %5d hosts, %-43s = %.3f  [range %.3f-%.3f; '
+                    'ratio of medians %.3f]' % (size, label, median, low,
+                                                high, of_medians))
             if goal is not None:
                 line += '  goal <= %.2f%s: %s' % (
                     goal, ' (aim %.2f)' % RENDER_AIM if kind == 'render'
-                    else '', 'met' if ratio <= goal else 'NOT met')
+                    else '', 'met' if median <= goal else 'NOT met')
             lines.append(line)
     return lines

@@ -20,8 +20,8 @@ SCRIPT = os.path.join(ROOT, 'benchmarks', 'scheduler_scale.py')
 RATIO = re.compile(
     r'^ratio +(\d+) hosts, (render request, plugin / stock|'
     r'render request, older pair / stock|'
-    r'request without render slot, plugin / stock) += \d+\.\d\d  '
-    r'\[per run: median \d+\.\d\d, \d+\.\d\d-\d+\.\d\d\]')
+    r'request without render slot, plugin / stock) += \d+\.\d{3}  '
+    r'\[range \d+\.\d{3}-\d+\.\d{3}; ratio of medians \d+\.\d{3}\]')
 
 
 class SchedulerScaleBenchmarkTest(testtools.TestCase):
