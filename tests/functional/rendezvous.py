@@ -93,7 +93,7 @@ class ClaimRendezvous(_Meeting):
             held))
 
 
-def wait_until_built(test, server, tries=60):
+def wait_until_built(test, server, tries=120):
     """The server once it is ACTIVE, or ERROR with its fault recorded."""
     for _ in range(tries):
         server = test.admin_api.get_server(server['id'])
