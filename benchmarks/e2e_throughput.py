@@ -111,6 +111,12 @@ def _per_minute(farm):
     return farm.active * 60.0 / farm.seconds if farm.seconds else 0.0
 
 
+def _per_cpu_minute(farm):
+    """Phones per minute of CPU: the same work, whatever else runs."""
+    return (farm.active * 60.0 / farm.cpu_seconds if farm.cpu_seconds
+            else 0.0)
+
+
 def main(argv):
     args = parse_args(argv)
     if args.log:
@@ -149,6 +155,8 @@ def main(argv):
               'phones per minute' % (farm.active, farm.phones, farm.errors,
                                      farm.seconds, farm.requests,
                                      _per_minute(farm)))
+        print('  CPU time of all services: %.1f s: %.1f phones per CPU '
+              'minute' % (farm.cpu_seconds, _per_cpu_minute(farm)))
         print('  co-located (render node, vCPUs, emulator, RAM, claim on '
               'the GPU\'s cell): %d/%d' % (farm.colocated, farm.active))
         if hosts:
@@ -163,6 +171,10 @@ def main(argv):
         print('ratio phones per minute plugin / stock: %.2f (%.1f / %.1f)'
               % (_per_minute(plugin) / max(_per_minute(stock), 1e-9),
                  _per_minute(plugin), _per_minute(stock)))
+        print('ratio phones per CPU minute plugin / stock: %.2f (%.1f / '
+              '%.1f)' % (_per_cpu_minute(plugin) /
+                         max(_per_cpu_minute(stock), 1e-9),
+                         _per_cpu_minute(plugin), _per_cpu_minute(stock)))
         print('ratio co-located plugin / stock: %d/%d vs %d/%d' % (
             plugin.colocated, plugin.phones, stock.colocated, stock.phones))
     else:
