@@ -76,6 +76,9 @@ class TestEndToEndRuns(testtools.TestCase):
         self.assertTrue(any(line.startswith(
             'ratio phones per minute plugin / stock: ')
             for line in ratios), proc.stdout)
+        self.assertTrue(any(line.startswith(
+            'ratio phones per CPU minute plugin / stock: ')
+            for line in ratios), proc.stdout)
         # The plugin run places every phone on its GPU's cell.
         self.assertIn('co-located plugin / stock: 4/4 vs ', proc.stdout)
 
