@@ -32,7 +32,8 @@ class UnsupportedNova(RuntimeError):
 class Expected:
     """A Nova method the plugin wraps or overrides.
 
-    :param owner: ``module:Class`` of the method.
+    :param owner: ``module:Class`` of the method, or ``module:`` for a
+        module-level function.
     :param method: the method's name.
     :param leading: names of the first parameters after ``self``, in
         order (the plugin passes them by position).
@@ -47,12 +48,13 @@ class Expected:
     @property
     def qualname(self):
         module, _, cls = self.owner.partition(':')
-        return '%s.%s.%s' % (module, cls, self.method)
+        return '.'.join(part for part in (module, cls, self.method) if part)
 
 
 _TRACKER = 'nova.compute.resource_tracker:ResourceTracker'
 _REPORT = 'nova.scheduler.client.report:SchedulerReportClient'
 _LIBVIRT = 'nova.virt.libvirt.driver:LibvirtDriver'
+_HARDWARE = 'nova.virt.hardware:'
 
 #: What the compute driver and ``compute.claim_cell`` rely on.
 COMPUTE = (
@@ -81,6 +83,14 @@ SCHEDULER = (
              leading=('context', 'consumer_uuid', 'alloc_request')),
     Expected('nova.scheduler.filters:CandidateFilterMixin',
              'filter_candidates', leading=('host_state', 'filter_func')),
+    # scheduler.cell_fit calls these module functions of Nova's NUMA fit.
+    Expected(_HARDWARE, 'numa_fit_instance_to_host',
+             leading=('host_topology', 'instance_topology',
+                      'provider_mapping'),
+             named=('limits', 'pci_requests', 'pci_stats')),
+    Expected(_HARDWARE, '_numa_cells_support_network_metadata',
+             leading=('host_topology', 'chosen_host_cells',
+                      'network_metadata')),
 )
 
 
@@ -111,8 +121,9 @@ def problem(expected, owner_cls=None):
     if owner_cls is None:
         module_name, _, cls_name = expected.owner.partition(':')
         try:
-            owner_cls = getattr(importlib.import_module(module_name),
-                                cls_name)
+            owner_cls = importlib.import_module(module_name)
+            if cls_name:
+                owner_cls = getattr(owner_cls, cls_name)
         except (ImportError, AttributeError):
             return 'Nova has no %s' % expected.owner.replace(':', '.')
     method = getattr(owner_cls, expected.method, None)

@@ -78,6 +78,21 @@ class NovaCompatTest(testtools.TestCase):
             nova_compat.UnsupportedNova, nova_compat.check, [expected])
         self.assertIn('Nova has no nova.no_such_module.Thing', str(error))
 
+    def test_module_function_is_checked(self):
+        # scheduler.cell_fit calls module functions of nova.virt.hardware.
+        fit = nova_compat.Expected(
+            'nova.virt.hardware:', 'numa_fit_instance_to_host',
+            named=('limits', 'no_such_parameter'))
+        error = self.assertRaises(
+            nova_compat.UnsupportedNova, nova_compat.check, [fit])
+        self.assertIn("nova.virt.hardware.numa_fit_instance_to_host: it has "
+                      "no parameter 'no_such_parameter'", str(error))
+        gone = nova_compat.Expected('nova.virt.hardware:', 'no_such_fit')
+        error = self.assertRaises(
+            nova_compat.UnsupportedNova, nova_compat.check, [gone])
+        self.assertIn('nova.virt.hardware.no_such_fit: the method does not '
+                      'exist', str(error))
+
     def test_installed_wrap_shows_novas_signature(self):
         original = Tracker.instance_claim
 
