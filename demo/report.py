@@ -93,7 +93,7 @@ def run_report(number, outcome, note=None):
     lines = ['[%d] %s' % (number, outcome.title), '']
     if note:
         lines += [note, '']
-    lines.append('In the running services: GpuNumaAffinityFilter %s, '
+    lines.append('In the running services: GpuNumaTopologyFilter %s, '
                  'GpuLoadWeigher %s, claim pinning %s.'
                  % (_on_off(outcome.plugin_filter),
                     _on_off(outcome.plugin_weigher),

@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-PLUGIN_TITLE = ('with the plugin (GpuNumaAffinityFilter + GpuLoadWeigher '
+PLUGIN_TITLE = ('with the plugin (GpuNumaTopologyFilter + GpuLoadWeigher '
                 '+ claim pinned to the render node\'s cell)')
 STOCK_TITLE = 'stock Nova (no plugin filter/weigher/claim pinning)'
 STOCK_NOTE = ('Stock Nova can neither report nor attach a render node, so '

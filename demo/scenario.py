@@ -104,7 +104,7 @@ class _Fleet:
         """What really runs: the scheduler's filters, weighers, claim."""
         host_manager = self.scheduler.manager.host_manager
         outcome.plugin_filter = any(
-            type(f).__name__ == 'GpuNumaAffinityFilter'
+            type(f).__name__ == 'GpuNumaTopologyFilter'
             for f in host_manager.enabled_filters)
         outcome.plugin_weigher = any(
             type(w).__name__ == 'GpuLoadWeigher'
@@ -162,7 +162,13 @@ def _phone_number(row):
 
 
 class PluginFleet(_Fleet, base.GpuNumaTestBase):
-    """The fleet with the plugin's filter, weigher and claim pinning."""
+    """The fleet with the plugin's filter, weigher and claim pinning.
+
+    Filters as the install guide enables them: GpuNumaTopologyFilter in
+    place of NUMATopologyFilter.
+    """
+
+    ADDITIONAL_FILTERS = ['GpuNumaTopologyFilter']
 
     def demo_fleet(self):
         servers = self.boot_fleet()

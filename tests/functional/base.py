@@ -25,6 +25,8 @@ from tests.functional import fake_drm
 CONF = base.CONF
 
 PLUGIN_FILTER = 'nova_gpu_numa_sched.filters.GpuNumaAffinityFilter'
+#: The drop-in for NUMATopologyFilter + GpuNumaAffinityFilter the docs enable.
+PLUGIN_TOPOLOGY_FILTER = 'nova_gpu_numa_sched.filters.GpuNumaTopologyFilter'
 PLUGIN_WEIGHER = 'nova_gpu_numa_sched.weights.GpuLoadWeigher'
 
 #: Where a functional run writes nova's guest XML for the libvirtd check.
@@ -94,7 +96,8 @@ class GpuNumaTestBase(base.ServersTestBase):
 
     def _setup_scheduler_service(self):
         self.flags(available_filters=[
-            'nova.scheduler.filters.all_filters', PLUGIN_FILTER],
+            'nova.scheduler.filters.all_filters', PLUGIN_FILTER,
+            PLUGIN_TOPOLOGY_FILTER],
             group='filter_scheduler')
         self.flags(weight_classes=[
             'nova.scheduler.weights.all_weighers', PLUGIN_WEIGHER],
