@@ -110,6 +110,9 @@ def run_report(number, outcome, note=None):
     lines.append('%s (%.1f s).' % (summary, outcome.seconds))
     if outcome.slots:
         lines += ['Render slots used per GPU:', slot_usage(outcome)]
+    if outcome.status_table:
+        lines += ['', 'What an operator sees: nova-gpu-numa status', '',
+                  outcome.status_table.rstrip('\n')]
     return '\n'.join(lines)
 
 

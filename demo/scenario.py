@@ -7,12 +7,16 @@ claimed NUMA topology and its Placement allocation.
 """
 
 import dataclasses
+import io
+import os
 import time
 import typing as ty
 
+import fixtures
 from nova.compute import resource_tracker
 
 from demo import layout
+from nova_gpu_numa_sched.cmd import main as cmd_main
 from nova_gpu_numa_sched.compute import claim_cell
 from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched import names
@@ -53,6 +57,8 @@ class Outcome:
     plugin_filter: ty.Optional[bool] = None
     plugin_weigher: ty.Optional[bool] = None
     claim_pinning: ty.Optional[bool] = None
+    #: What ``nova-gpu-numa status`` printed after the boots, if run.
+    status_table: str = ''
     seconds: float = 0.0
 
     @property
@@ -176,6 +182,23 @@ class PluginFleet(_Fleet, base.GpuNumaTestBase):
         for server in servers:
             self.assertEqual('ACTIVE', server['status'], server)
             self.assertColocated(server)
+        self._outcome.status_table = self.operator_status()
+
+    def operator_status(self):
+        """What ``nova-gpu-numa status`` shows an operator of this fleet.
+
+        The command runs as on a controller, through its ``main(argv)``,
+        and reads the fleet's real Placement and Nova's databases.
+        """
+        conf_file = os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'nova.conf')
+        with open(conf_file, 'w') as f:
+            f.write('[DEFAULT]\n')
+        out = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        code = cmd_main.main(['--config-file', conf_file, 'status'])
+        self.assertEqual(0, code, out.getvalue())
+        return out.getvalue()
 
 
 class StockFleet(_Fleet, base.StockNovaTestBase):
