@@ -1,14 +1,10 @@
-"""Read a flavor's ``gpu_numa:affinity_policy``; limits of a split guest.
+"""Read a flavor's ``gpu_numa:affinity_policy``.
 
 Shared by nova-scheduler (which hosts may split a guest from its render
 node's cell) and nova-compute (whether the claim and the driver accept such
-a split), so that both read the extra spec the same way and build the same
-unpinned claim limits.
+a split), so that both read the extra spec the same way.
 """
 
-import copy
-
-from nova import objects
 from oslo_log import log as logging
 
 from nova_gpu_numa_sched import names
@@ -50,31 +46,3 @@ def flavor_policy(flavor):
 def allows_split(flavor):
     """Whether the flavor lets its render node sit on another cell."""
     return flavor_policy(flavor) == names.POLICY_PREFERRED
-
-
-def unpinned_numa_limits(numa_limits, cpu_allocation_ratio,
-                         ram_allocation_ratio, network_metadata=None):
-    """A copy of NUMA limits without any cell token: Nova's own claim.
-
-    What a split placement (``preferred``) claims with: the allocation
-    ratios and the request's real physnets and tunneled networks stay, the
-    token that would confine the fit to the render node's cell goes.
-
-    :param numa_limits: NUMATopologyLimits or None
-    :param network_metadata: the request's own NetworkMetadata, used when
-        there are no limits yet
-    """
-    if numa_limits is None:
-        numa_limits = objects.NUMATopologyLimits(
-            cpu_allocation_ratio=cpu_allocation_ratio,
-            ram_allocation_ratio=ram_allocation_ratio)
-        if network_metadata is not None:
-            numa_limits.network_metadata = copy.deepcopy(network_metadata)
-        return numa_limits
-    numa_limits = copy.deepcopy(numa_limits)
-    metadata = (numa_limits.network_metadata
-                if 'network_metadata' in numa_limits else None)
-    if metadata is not None and 'physnets' in metadata:
-        metadata.physnets = {p for p in metadata.physnets
-                             if not names.is_cell_token(p)}
-    return numa_limits

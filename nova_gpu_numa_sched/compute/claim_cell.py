@@ -92,7 +92,7 @@ def unpinned_limits(tracker, nodename, limits):
         limits = limits.to_dict()
     limits = dict(limits or {})
     node = tracker.compute_nodes.get(nodename)
-    limits['numa_topology'] = policy.unpinned_numa_limits(
+    limits['numa_topology'] = cell_limits.unpinned_numa_limits(
         limits.get('numa_topology'),
         getattr(node, 'cpu_allocation_ratio', 1.0),
         getattr(node, 'ram_allocation_ratio', 1.0))

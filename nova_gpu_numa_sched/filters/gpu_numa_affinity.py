@@ -266,7 +266,7 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         network_metadata = None
         if 'network_metadata' in spec_obj:
             network_metadata = spec_obj.network_metadata
-        return policy.unpinned_numa_limits(
+        return cell_limits.unpinned_numa_limits(
             host_state.limits.get('numa_topology'),
             host_state.cpu_allocation_ratio,
             host_state.ram_allocation_ratio, network_metadata)

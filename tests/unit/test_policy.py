@@ -6,6 +6,7 @@ import fixtures
 from nova import objects
 import testtools
 
+from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import policy
 
@@ -69,7 +70,7 @@ class UnpinnedLimitsTestCase(testtools.TestCase):
             network_metadata=self.metadata(
                 ['physnet1', names.cell_token(0), names.cell_token(3)],
                 tunneled=True))
-        unpinned = policy.unpinned_numa_limits(limits, 1.0, 1.0)
+        unpinned = cell_limits.unpinned_numa_limits(limits, 1.0, 1.0)
         self.assertEqual({'physnet1'}, unpinned.network_metadata.physnets)
         self.assertTrue(unpinned.network_metadata.tunneled)
         self.assertEqual((16.0, 1.5), (unpinned.cpu_allocation_ratio,
@@ -80,17 +81,17 @@ class UnpinnedLimitsTestCase(testtools.TestCase):
     def test_limits_without_network_metadata(self):
         limits = objects.NUMATopologyLimits(cpu_allocation_ratio=2.0,
                                             ram_allocation_ratio=1.0)
-        unpinned = policy.unpinned_numa_limits(limits, 9.0, 9.0)
+        unpinned = cell_limits.unpinned_numa_limits(limits, 9.0, 9.0)
         self.assertNotIn('network_metadata', unpinned)
         self.assertEqual(2.0, unpinned.cpu_allocation_ratio)
         self.assertIsNot(limits, unpinned)
 
     def test_creates_limits_when_none(self):
-        unpinned = policy.unpinned_numa_limits(None, 4.0, 1.5)
+        unpinned = cell_limits.unpinned_numa_limits(None, 4.0, 1.5)
         self.assertEqual((4.0, 1.5), (unpinned.cpu_allocation_ratio,
                                       unpinned.ram_allocation_ratio))
         self.assertNotIn('network_metadata', unpinned)
         request = self.metadata(['physnet1'], tunneled=True)
-        unpinned = policy.unpinned_numa_limits(None, 4.0, 1.5, request)
+        unpinned = cell_limits.unpinned_numa_limits(None, 4.0, 1.5, request)
         self.assertEqual({'physnet1'}, unpinned.network_metadata.physnets)
         self.assertTrue(unpinned.network_metadata.tunneled)
