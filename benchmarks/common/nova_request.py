@@ -9,7 +9,6 @@ report client. ``limit`` is ``[scheduler] max_placement_results``.
 """
 
 from unittest import mock
-import uuid as uuid_lib
 
 import nova.conf
 from nova import context as nova_context
@@ -17,8 +16,8 @@ from nova import objects
 from nova.scheduler.client import report
 from nova.scheduler import request_filter
 from nova.scheduler import utils as scheduler_utils
-from nova.virt import hardware
 
+from benchmarks.common import request_spec as request_spec_lib
 from nova_gpu_numa_sched import names
 
 CONF = nova.conf.CONF
@@ -45,25 +44,9 @@ def flavor_extra_specs(render):
 
 def request_spec(ctxt, render=True, vcpus=2, memory_mb=2048, disk_gb=8):
     _register()
-    flavor = objects.Flavor(
-        id=1, flavorid='phone', name='phone.2c2g' if render else 'plain.2c2g',
-        vcpus=vcpus, memory_mb=memory_mb, root_gb=disk_gb, ephemeral_gb=0,
-        swap=0, rxtx_factor=1.0, vcpu_weight=0, disabled=False,
-        is_public=True, description=None, projects=[],
-        extra_specs=flavor_extra_specs(render))
-    image = {'id': str(uuid_lib.UUID(int=0x1a9e)), 'name': 'android',
-             'status': 'active', 'container_format': 'bare',
-             'disk_format': 'qcow2', 'min_ram': 0, 'min_disk': 0,
-             'size': 2 << 30, 'properties': {}}
-    image_meta = objects.ImageMeta.from_dict(image)
-    spec = objects.RequestSpec.from_components(
-        ctxt, str(uuid_lib.uuid4()), image, flavor,
-        hardware.numa_get_constraints(flavor, image_meta),
-        objects.InstancePCIRequests(requests=[]), {}, None, None,
-        project_id=ctxt.project_id, user_id=ctxt.user_id)
-    spec.num_instances = 1
-    spec.is_bfv = False
-    return spec
+    return request_spec_lib.build(
+        ctxt, 'phone.2c2g' if render else 'plain.2c2g', vcpus, memory_mb,
+        disk_gb, flavor_extra_specs(render), flavorid='phone')
 
 
 def allocation_candidates_path(render=True, limit=1000, **flavor):

@@ -5,13 +5,10 @@ plugin's policies add ``gpu_numa:affinity_policy``. Stock Nova gets the
 same flavor without it. Background VMs ask for one NUMA cell and no GPU.
 """
 
-import uuid as uuid_lib
-
 from nova import context as nova_context
-from nova import objects
 from nova.scheduler import utils as scheduler_utils
-from nova.virt import hardware
 
+from benchmarks.common import request_spec as request_spec_lib
 from benchmarks.fleet import workload
 from nova_gpu_numa_sched import names
 
@@ -35,25 +32,9 @@ def _context():
 def request_spec(size, policy):
     """A RequestSpec for one boot of ``size`` under ``policy``."""
     ctxt = _context()
-    flavor = objects.Flavor(
-        id=1, flavorid=size.name, name=size.name, vcpus=size.vcpus,
-        memory_mb=size.memory_mb, root_gb=size.disk_gb, ephemeral_gb=0,
-        swap=0, rxtx_factor=1.0, vcpu_weight=0, disabled=False,
-        is_public=True, description=None, projects=[],
-        extra_specs=extra_specs(size, policy))
-    image = {'id': str(uuid_lib.UUID(int=0xa9d701d)), 'name': 'android',
-             'status': 'active', 'container_format': 'bare',
-             'disk_format': 'qcow2', 'min_ram': 0, 'min_disk': 0,
-             'size': 2 << 30, 'properties': {}}
-    image_meta = objects.ImageMeta.from_dict(image)
-    spec = objects.RequestSpec.from_components(
-        ctxt, str(uuid_lib.uuid4()), image, flavor,
-        hardware.numa_get_constraints(flavor, image_meta),
-        objects.InstancePCIRequests(requests=[]), {}, None, None,
-        project_id=ctxt.project_id, user_id=ctxt.user_id)
-    spec.num_instances = 1
-    spec.is_bfv = False
-    return spec
+    return request_spec_lib.build(
+        ctxt, size.name, size.vcpus, size.memory_mb, size.disk_gb,
+        extra_specs(size, policy), image_int=0xa9d701d)
 
 
 class SpecCache:
