@@ -16,7 +16,6 @@ The ratio comes last. See ``benchmarks/README.rst`` and
 """
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
+
+from demo import runner  # noqa: E402
 
 #: Phones the two GPU cells of a host hold (6 each: 3 cores x 4.0 / 2
 #: vCPUs, 6 GiB / 1 GiB); ``e2e_fleet.phones_per_host()`` computes it.
@@ -73,28 +74,8 @@ def parse_args(argv):
     return args
 
 
-@contextlib.contextmanager
-def _output_to(path):
-    """Send file descriptors 1 and 2 (and so everything) to ``path``."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(path, 'ab') as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
-
-
 def run_farm(kind, args, log_path):
-    with _output_to(log_path):
+    with runner.output_to(log_path):
         from benchmarks.common import e2e_fleet
         farm = e2e_fleet.Farm(hosts=args.hosts, phones=args.phones,
                               batch=args.batch)

@@ -58,7 +58,7 @@ def parse_args(argv):
 
 
 @contextlib.contextmanager
-def _output_to(path):
+def output_to(path):
     """Send file descriptors 1 and 2 (and so everything) to ``path``."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -88,7 +88,7 @@ def _run_case(case_class, outcome):
 
 def run(args, log_path):
     """Run the fleets quietly; return [(outcome, result)]."""
-    with _output_to(log_path):
+    with output_to(log_path):
         from demo import scenario
         runs = [(scenario.PluginFleet, PLUGIN_TITLE)]
         if not args.plugin_only:
