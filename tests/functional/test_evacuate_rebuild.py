@@ -10,21 +10,10 @@ cleans up, so "exactly one render slot" is checked after that restart.
 from nova.tests.fixtures import glance
 
 from nova_gpu_numa_sched.compute import placement_report
-from tests.functional import base
-from tests.functional import fake_drm
+from tests.functional import test_moves
 
 
-class EvacuateRebuildTest(base.GpuNumaTestBase):
-
-    def setUp(self):
-        super().setUp()
-        # The GPUs sit on different cells of the two hosts, so the claim
-        # must follow the destination GPU's cell.
-        self.start_gpu_compute('host1', cells=4,
-                               gpus=fake_drm.gpus_on_cells([1]))
-        self.start_gpu_compute('host2', cells=4,
-                               gpus=fake_drm.gpus_on_cells([2]))
-        self.flavor = self.phone_flavor()
+class EvacuateRebuildTest(test_moves.TwoGpuHostsBase):
 
     def render_slots_held(self):
         """{(host, devnode): used} of every render provider with usage."""

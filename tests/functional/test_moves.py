@@ -12,17 +12,23 @@ _MIGRATE_DISK = ('nova.virt.libvirt.driver.LibvirtDriver.'
                  'migrate_disk_and_power_off')
 
 
-class MoveTest(base.GpuNumaTestBase):
+class TwoGpuHostsBase(base.GpuNumaTestBase):
+    """Two 4-cell hosts whose one GPU sits on a different cell each.
+
+    A move between them must re-pin the claim to the destination GPU's
+    cell.
+    """
 
     def setUp(self):
         super().setUp()
-        # The GPUs sit on different cells of the two hosts, so a move must
-        # re-pin the claim to the destination GPU's cell.
         self.start_gpu_compute('host1', cells=4,
                                gpus=fake_drm.gpus_on_cells([1]))
         self.start_gpu_compute('host2', cells=4,
                                gpus=fake_drm.gpus_on_cells([2]))
         self.flavor = self.phone_flavor()
+
+
+class MoveTest(TwoGpuHostsBase):
 
     def _boot(self):
         server = self._create_server(flavor_id=self.flavor, networks='none')
