@@ -18,7 +18,6 @@ The ratio comes last. See ``benchmarks/README.rst`` and
 import argparse
 import os
 import sys
-import tempfile
 import time
 import unittest
 
@@ -100,13 +99,7 @@ def _per_cpu_minute(farm):
 
 def main(argv):
     args = parse_args(argv)
-    if args.log:
-        log_path = args.log
-        open(log_path, 'w').close()
-    else:
-        fd, log_path = tempfile.mkstemp(prefix='e2e-throughput-',
-                                        suffix='.log')
-        os.close(fd)
+    log_path = runner.log_file(args.log, 'e2e-throughput-')
     print('Phone farm: %d hosts (4 NUMA cells of 3 cores and 6 GiB, GPU '
           'render nodes on 2 cells, 8 slots each), %d phones (2 vCPU, '
           '1 GiB, hw:numa_nodes=1, resources:CUSTOM_GPU_RENDER_SLOT=1) in '

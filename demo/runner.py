@@ -101,16 +101,20 @@ def run(args, log_path):
     return done
 
 
+def log_file(path, prefix):
+    """An empty log file: ``path`` (truncated), or a new temporary one."""
+    if path:
+        open(path, 'w').close()
+        return path
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix='.log')
+    os.close(fd)
+    return path
+
+
 def main(argv):
     args = parse_args(argv)
     from demo import report
-    if args.log:
-        log_path = args.log
-        open(log_path, 'w').close()
-    else:
-        fd, log_path = tempfile.mkstemp(prefix='gpu-numa-demo-',
-                                        suffix='.log')
-        os.close(fd)
+    log_path = log_file(args.log, 'gpu-numa-demo-')
     print(report.header(args.phones, args.batch), flush=True)
     start = time.monotonic()
     done = run(args, log_path)
