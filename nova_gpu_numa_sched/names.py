@@ -10,6 +10,10 @@ CONFIG_GROUP = 'gpu_numa'
 #: Placement resource class: one unit per guest a render node may serve.
 RESOURCE_CLASS = 'CUSTOM_GPU_RENDER_SLOT'
 
+#: Infix of a render node provider's name: ``<compute node>_render_<key>``
+#: (key: the GPU's PCI address, or the libvirt DRM device name).
+RENDER_PROVIDER_INFIX = '_render_'
+
 #: Trait prefix naming the host NUMA cell of a render node's provider.
 NUMA_TRAIT_PREFIX = 'CUSTOM_NUMA_NODE_'
 
@@ -41,6 +45,10 @@ WEIGHT_MULTIPLIER_AGGREGATE_KEY = 'gpu_numa_weight_multiplier'
 #: Prefix of the per-cell token carried in host cells' and claim limits'
 #: ``network_metadata.physnets``; it pins the compute claim to one cell.
 CELL_TOKEN_PREFIX = 'gpu-numa-cell-'
+
+
+def render_provider_name(nodename, node_key):
+    return '%s%s%s' % (nodename, RENDER_PROVIDER_INFIX, node_key)
 
 
 def numa_trait(cell_id):

@@ -21,7 +21,7 @@ _SLOT_SEPARATOR = '#slot'
 
 
 def provider_name(nodename, node_key):
-    return '%s_render_%s' % (nodename, node_key)
+    return names.render_provider_name(nodename, node_key)
 
 
 def slot_identifier(node_key, index):

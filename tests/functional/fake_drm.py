@@ -6,6 +6,7 @@ fakelibvirt knows PCI, mdev and vDPA devices only; these helpers add GPUs
 """
 
 import dataclasses
+import os
 import typing as ty
 
 from nova.tests.fixtures import libvirt as fakelibvirt
@@ -38,6 +39,15 @@ def gpus_on_cells(cells, first_bus=3):
                     pci_address='0000:%02x:00.0' % (first_bus + i),
                     numa_node=cell)
             for i, cell in enumerate(cells)]
+
+
+def write_busy_percent(sysfs_root, devnode, percent):
+    """Fake amdgpu's gpu_busy_percent of a render node (every host)."""
+    device = os.path.join(sysfs_root, 'class', 'drm',
+                          os.path.basename(devnode), 'device')
+    os.makedirs(device, exist_ok=True)
+    with open(os.path.join(device, 'gpu_busy_percent'), 'w') as f:
+        f.write('%d\n' % percent)
 
 
 def _pci_xml(gpu):

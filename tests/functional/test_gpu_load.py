@@ -9,7 +9,6 @@ RAM and the slots would drift apart.
 """
 
 import collections
-import os
 
 from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched import names
@@ -72,12 +71,7 @@ class GpuLoadTest(base.GpuNumaTestBase):
         self.assertEqual({per_gpu}, set(usage.values()), usage)
 
     def write_busy_percent(self, devnode, percent):
-        """Fake amdgpu's gpu_busy_percent of a render node (all hosts)."""
-        device = os.path.join(self.sysfs_root, 'class', 'drm',
-                              os.path.basename(devnode), 'device')
-        os.makedirs(device, exist_ok=True)
-        with open(os.path.join(device, 'gpu_busy_percent'), 'w') as f:
-            f.write('%d\n' % percent)
+        fake_drm.write_busy_percent(self.sysfs_root, devnode, percent)
 
     def rp_traits(self, hostname, devnode):
         gpu = next(g for g in self.drm[hostname].gpus if g.devnode == devnode)
