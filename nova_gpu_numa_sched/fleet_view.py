@@ -252,10 +252,13 @@ def read_provider(get, name_or_uuid):
     Per-provider reads (the provider, its root, traits, inventory and
     usage): exact whether or not the render node has a free slot.
     """
-    rps = _providers(get, {'name': name_or_uuid})
-    if not rps:
-        rps = _providers(get, {'uuid': name_or_uuid}) if (
-            uuidutils.is_uuid_like(name_or_uuid)) else []
+    # A provider's name may look like a UUID: try both, the likely first.
+    filters = ['name']
+    if uuidutils.is_uuid_like(name_or_uuid):
+        filters.insert(0, 'uuid')
+    rps = []
+    for name in filters:
+        rps = rps or _providers(get, {name: name_or_uuid})
     if not rps:
         raise NotFound('Placement has no resource provider %r' %
                        name_or_uuid)

@@ -32,16 +32,20 @@ class CommandTestBase(base.GpuNumaTestBase):
             self.useFixture(fixtures.TempDir()).path, 'nova.conf')
         with open(self.conf_file, 'w') as f:
             f.write('[DEFAULT]\n')
-        self.placement_gets = []
-        get = cmd_placement.Placement.get
-        test = self
+        self.placement_gets = self.record_paths(cmd_placement.Placement,
+                                                'get')
 
-        def counting_get(placement, path):
-            test.placement_gets.append(path)
-            return get(placement, path)
+    def record_paths(self, cls, method):
+        """The paths every call of cls.method(path) gets, in order."""
+        paths = []
+        original = getattr(cls, method)
 
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.cmd.placement.Placement.get', counting_get))
+        def recording(obj, path):
+            paths.append(path)
+            return original(obj, path)
+
+        self.useFixture(fixtures.MockPatchObject(cls, method, recording))
+        return paths
 
     def nova_gpu_numa(self, *argv):
         """Run the command; return (exit code, stdout, stderr)."""

@@ -12,6 +12,7 @@ keystonemiddleware would turn into an admin user's headers.
 import io
 import json
 import os
+import re
 
 import fixtures
 from openstackclient import shell
@@ -70,17 +71,8 @@ class OscTestBase(test_cmd_status.CommandTestBase):
         self.useFixture(fixtures.MonkeyPatch(
             'osc_lib.clientmanager.ClientCache.__get__',
             lambda cache, instance, owner: cache.factory(instance)))
-        self.osc_gets = []
-        get = osc_client.GpuNumaClient.placement_get
-        test = self
-
-        def counting_get(client, path):
-            test.osc_gets.append(path)
-            return get(client, path)
-
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.osc.client.GpuNumaClient.placement_get',
-            counting_get))
+        self.osc_gets = self.record_paths(osc_client.GpuNumaClient,
+                                          'placement_get')
 
     def openstack(self, *argv, token=TOKEN, expect=0):
         """Run ``openstack argv``; return stdout (stderr when it fails)."""
@@ -97,12 +89,13 @@ class OscTestBase(test_cmd_status.CommandTestBase):
                 code = e.code
         self.assertEqual(expect, code, (argv, out.getvalue(),
                                         err.getvalue()))
-        if OUTPUT_DIR and code == 0 and '-f' not in argv:
-            name = '_'.join(arg.lstrip('-') for arg in argv
-                            if '/' not in arg)
+        if OUTPUT_DIR and code == 0:
+            name = re.sub('[^A-Za-z0-9.-]+', '_', ' '.join(argv))
             with open(os.path.join(OUTPUT_DIR, name + '.txt'), 'w') as f:
                 f.write('$ openstack %s\n%s' % (' '.join(argv),
                                                 out.getvalue()))
+            with open(os.path.join(OUTPUT_DIR, name + '.calls'), 'w') as f:
+                f.write('\n'.join(self.osc_gets) + '\n')
         return out.getvalue() if code == 0 else err.getvalue()
 
     def openstack_json(self, *argv):
@@ -259,7 +252,7 @@ class ServerGpuTest(OscTestBase):
         flavor = self.phone_flavor(vcpu=2)
         server = self._create_server(name='phone-1', flavor_id=flavor,
                                      networks='none')
-        shown = self.openstack_json('server', 'gpu', 'show', 'phone-1')
+        shown = self.openstack_json('server', 'gpu', 'show', server['id'])
         (rp_uuid,) = [
             uuid for uuid, held in self.placement.get(
                 '/allocations/%s' % server['id']).body['allocations'].items()
@@ -273,7 +266,8 @@ class ServerGpuTest(OscTestBase):
             shown)
         # The guest's host cell as the driver wrote it into the domain.
         self.assertEqual(rp['Cell'], self.placed(server).vcpu_cell)
-        self.openstack('server', 'gpu', 'show', server['id'])
+        table = self.openstack('server', 'gpu', 'show', 'phone-1')
+        self.assertIn('| Co-located       | True ', table)
 
     def test_preferred_policy_and_stock_guest(self):
         flavor = self.phone_flavor(extra_spec={
