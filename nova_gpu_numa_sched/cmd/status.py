@@ -1,9 +1,10 @@
 """``nova-gpu-numa status``: slot usage of every render node, fleet-wide.
 
 Capacity, usage, cell and load come from Placement in a fixed number of
-calls (see ``cmd.placement``); the instances holding each slot from Nova's
-cell databases, one query per cell (``instance.resources`` names the slot
-and its provider, as the compute host's ``held_slots`` reads it).
+calls (see ``nova_gpu_numa_sched.fleet_view``, shared with ``openstack gpu
+render list``); the instances holding each slot from Nova's cell
+databases, one query per cell (``instance.resources`` names the slot and
+its provider, as the compute host's ``held_slots`` reads it).
 """
 
 import collections
