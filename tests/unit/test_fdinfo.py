@@ -228,6 +228,21 @@ class FdinfoTestCase(testtools.TestCase):
         return [line for line in self.log.output.splitlines()
                 if line.startswith('WARNING')]
 
+    def deny(self, pid):
+        """Make one process's fds unreadable, as for another user."""
+        listdir = os.listdir
+        denied = os.path.join(self.proc.root, str(pid), 'fd')
+
+        def checked(path):
+            if path == denied:
+                raise PermissionError(errno.EACCES, 'Permission denied',
+                                      path)
+            return listdir(path)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.compute.utilization.fdinfo.os.listdir',
+            checked))
+
 
 class FormatTestCase(FdinfoTestCase):
     """One driver at a time, 60 seconds between the two samples."""
@@ -499,21 +514,6 @@ class FaultsTestCase(FdinfoTestCase):
         warnings = self.warnings()
         self.assertEqual(1, len(warnings), warnings)
         self.assertIn('Is a directory', warnings[0])
-
-    def deny(self, pid):
-        """Make one process's fds unreadable, as for another user."""
-        listdir = os.listdir
-        denied = os.path.join(self.proc.root, str(pid), 'fd')
-
-        def checked(path):
-            if path == denied:
-                raise PermissionError(errno.EACCES, 'Permission denied',
-                                      path)
-            return listdir(path)
-
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.compute.utilization.fdinfo.os.listdir',
-            checked))
 
     def test_denied_process_without_visible_client_is_unknown(self):
         self.proc.open(100, 9, NODE.devnode, i915(7))

@@ -7,7 +7,6 @@ through the reader the driver uses, so the per-instance numbers and the
 render nodes' load come from the same walks of ``/proc``.
 """
 
-import errno
 import os
 
 import fixtures
@@ -201,18 +200,7 @@ class ComingAndGoingTest(PerInstanceTestCase):
     def test_denied_process_is_counted(self):
         self.qemu(100, PHONE_1, [(30, NODE.devnode, i915(7))])
         self.qemu(200, PHONE_2, [(30, NODE.devnode, i915(8))])
-        listdir = os.listdir
-        denied = os.path.join(self.proc.root, '200', 'fd')
-
-        def checked(path):
-            if path == denied:
-                raise PermissionError(errno.EACCES, 'Permission denied',
-                                      path)
-            return listdir(path)
-
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.compute.utilization.fdinfo.os.listdir',
-            checked))
+        self.deny(200)
         first = self.reader.observe([NODE], self.sysfs_root)
         self.assertEqual({200}, first.denied)
         self.assertEqual([100], [s.pid for s in first.samples])
