@@ -128,12 +128,15 @@ def usage_between(first, second, owner_of):
     groups = collections.defaultdict(list)
     for sample in second.samples:
         groups[(owner_of.get(sample.pid), sample.node)].append(sample)
+    earlier = collections.defaultdict(list)
+    for sample in first.samples:
+        earlier[(sample.node, sample.client_id)].append(sample.usage)
     usages = []
     for (uuid, node), samples in groups.items():
         current = fdinfo.merged((s.client_id, s.usage) for s in samples)
         before = fdinfo.merged(
-            (s.client_id, s.usage) for s in first.samples
-            if s.node == node and s.client_id in current)
+            (client_id, usage) for client_id in current
+            for usage in earlier.get((node, client_id), ()))
         shares = (fdinfo.engine_shares(before, current, elapsed)
                   if before else None)
         engines = {engine: fdinfo.percent(share)
