@@ -99,10 +99,11 @@ class TestFdinfoCostRuns(testtools.TestCase):
                       'fds), 4 other processes, 2 GPUs: 38 fds in all',
                       proc.stdout)
         ratios = ratio_lines(proc.stdout)
-        self.assertEqual(1, len(ratios), proc.stdout)
-        self.assertTrue(ratios[0].startswith(
-            'ratio per-instance read / load-only read (CPU time, median): '),
-            ratios)
+        self.assertEqual(
+            ['ratio per-instance read / load-only read (CPU time, median): ',
+             'ratio per-instance read / load-only read (CPU time, minimum): '],
+            [line[:line.index(':', 40) + 2] for line in ratios],
+            proc.stdout)
 
     def test_bad_option_is_named(self):
         proc = run_benchmark('fdinfo_cost.py', '--phones', '0')
