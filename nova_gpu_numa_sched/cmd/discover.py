@@ -3,14 +3,17 @@
 Runs the compute driver's own steps over its own libvirt connection
 (``[libvirt] connection_uri``): discovery, ``[gpu_numa] device_spec``,
 utilisation, provider names and traits. Nothing is written anywhere.
+``--instances`` adds the GPU use of each running instance (``instances``).
 """
 
+import argparse
 import textwrap
 import time
 
 from lxml import etree
 
 from nova_gpu_numa_sched.cmd import common
+from nova_gpu_numa_sched.cmd import instances as instances_cmd
 from nova_gpu_numa_sched.cmd import output
 from nova_gpu_numa_sched.compute import device_spec
 from nova_gpu_numa_sched.compute import discovery
@@ -20,6 +23,12 @@ from nova_gpu_numa_sched.compute.utilization import fdinfo
 
 #: How long discover samples DRM fdinfo busy time (see _measure).
 FDINFO_SAMPLE_SECONDS = 1.0
+#: Longest --interval; a job run every minute wants less than 60.
+MAX_INTERVAL_SECONDS = 300.0
+
+#: Where the readers look; a test points them at fake trees.
+PROC_ROOT = '/proc'
+SYSFS_ROOT = '/sys'
 
 FORMATS = (output.FORMAT_TABLE, output.FORMAT_JSON, output.FORMAT_PROMETHEUS)
 
@@ -34,10 +43,37 @@ _HOST_METRICS = (
 )
 
 
+def _interval(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= MAX_INTERVAL_SECONDS:
+        raise argparse.ArgumentTypeError(
+            'must be a number of seconds above 0 and at most %g, not %r'
+            % (MAX_INTERVAL_SECONDS, text))
+    return value
+
+
 def add_parser(subparsers):
-    return subparsers.add_parser(
+    parser = subparsers.add_parser(
         'discover', help='on a compute host: NUMA cells and render nodes as '
                          'the compute driver will report them')
+    parser.add_argument(
+        '--instances', action='store_true',
+        help='also the GPU use of each running instance, busiest first '
+             '(needs root or CAP_SYS_PTRACE to read QEMU\'s files)')
+    parser.add_argument(
+        '--interval', type=_interval, default=FDINFO_SAMPLE_SECONDS,
+        metavar='SECONDS',
+        help='seconds between the two reads of DRM fdinfo busy time '
+             '(default: %g)' % FDINFO_SAMPLE_SECONDS)
+    return parser
+
+
+def _sleep(seconds):
+    """Wait between two fdinfo reads; a test replaces it to step time."""
+    time.sleep(seconds)
 
 
 def libvirt_uri():
@@ -80,26 +116,26 @@ def host_cells(capabilities_xml):
     return sorted(cells, key=lambda c: c['id'])
 
 
-def _measure(nodes, sysfs_root, sample_seconds=FDINFO_SAMPLE_SECONDS):
+def _measure(nodes, sysfs_root, reader, sample_seconds, observed=False):
     """{render node key: GpuUtilization or None}, as the driver reads them.
 
     DRM fdinfo gives busy time, so its utilisation needs two samples; the
     driver takes them a periodic update apart, this command
     ``sample_seconds`` apart, and only when the first read left a node
-    unknown.
+    unknown. ``observed``: the reader has just taken both samples (for
+    the instances); its read answers from them, with no third walk.
     """
-    reader = fdinfo.FdinfoReader(
-        min_window_ns=int(sample_seconds * 1000 ** 3))
     utils = utilization.read_all(nodes, sysfs_root, reader)
-    if sample_seconds and reader.available() and any(
+    if not observed and sample_seconds and reader.available() and any(
             util is None or util.busy_percent is None
             for util in utils.values()):
-        time.sleep(sample_seconds)
+        _sleep(sample_seconds)
         utils = utilization.read_all(nodes, sysfs_root, reader)
     return utils
 
 
-def collect(conn, conf, uri=None, sysfs_root='/sys'):
+def collect(conn, conf, uri=None, sysfs_root='/sys', proc_root='/proc',
+            instances=False, interval=FDINFO_SAMPLE_SECONDS):
     """The discover data every format is rendered from (the JSON schema)."""
     try:
         hostname = conn.getHostname()
@@ -119,7 +155,16 @@ def collect(conn, conf, uri=None, sysfs_root='/sys'):
     result = device_spec.resolve_detailed(
         found, entries, cell_ids, conf.gpu_numa.slots_per_gpu)
     width = conf.gpu_numa.load_bucket_percent
-    utils = _measure(result.exposed, sysfs_root)
+    # One reader: with --instances its two walks of /proc give both the
+    # instances' use and the render nodes' load.
+    reader = fdinfo.FdinfoReader(proc_root,
+                                 min_window_ns=int(interval * 1000 ** 3))
+    usage = None
+    if instances:
+        usage = instances_cmd.collect(conn, result.exposed, reader, _sleep,
+                                      interval, sysfs_root)
+    utils = _measure(result.exposed, sysfs_root, reader, interval,
+                     observed=instances)
     nodes = []
     for node in result.exposed:
         util = utils.get(node.key)
@@ -145,8 +190,11 @@ def collect(conn, conf, uri=None, sysfs_root='/sys'):
                  'detail': left.reason,
                  'fix': left.fix}
                 for left in result.left_out]
-    return {'host': hostname, 'libvirt_uri': uri, 'cells': cells,
+    data = {'host': hostname, 'libvirt_uri': uri, 'cells': cells,
             'render_nodes': nodes, 'left_out': left_out}
+    if usage is not None:
+        data.update(usage)
+    return data
 
 
 def _id_pair(node):
@@ -198,21 +246,27 @@ def render_table(data):
                 lines.append('      ' + brace + example)
     if not data['render_nodes'] and not data['left_out']:
         lines.append('No DRM render node found.')
-    return '\n'.join(lines) + '\n'
+    text = '\n'.join(lines) + '\n'
+    if 'instances' in data:
+        text += '\n' + instances_cmd.render_table(data)
+    return text
 
 
 def render_prometheus(data):
     nodes = [dict(node, host=data['host']) for node in data['render_nodes']]
+    extra = (instances_cmd.prometheus_families(data['host'], data)
+             if 'instances' in data else ())
     return output.prometheus_text(
         nodes, _METRICS, _HOST_METRICS,
-        [{'host': data['host'], 'left_out': len(data['left_out'])}])
+        [{'host': data['host'], 'left_out': len(data['left_out'])}], extra)
 
 
 def run(args, conf):
     uri = libvirt_uri()
     conn = open_connection(uri)
     try:
-        data = collect(conn, conf, uri)
+        data = collect(conn, conf, uri, SYSFS_ROOT, PROC_ROOT,
+                       args.instances, args.interval)
     finally:
         try:
             conn.close()

@@ -50,7 +50,23 @@ def _label_value(value):
     return '' if value is None else str(value)
 
 
-def prometheus_text(nodes, metrics, host_metrics=(), hosts=()):
+def add_gauges(registry, rows, metrics, labels):
+    """Gauges of ``rows`` in ``registry``, one sample per row and metric.
+
+    :param rows: dicts with the ``labels`` keys and the metric keys.
+    :param metrics: (key in each row, metric name without prefix, help);
+        a None value is not exported.
+    """
+    for key, name, help_text in metrics:
+        gauge = prometheus_client.Gauge(
+            METRIC_PREFIX + name, help_text, labels, registry=registry)
+        for row in rows:
+            if row.get(key) is not None:
+                gauge.labels(**{label: _label_value(row.get(label))
+                                for label in labels}).set(row[key])
+
+
+def prometheus_text(nodes, metrics, host_metrics=(), hosts=(), extra=()):
     """Prometheus text exposition of per-render-node (and host) gauges.
 
     :param nodes: dicts with the NODE_LABELS keys and the metric keys.
@@ -58,22 +74,12 @@ def prometheus_text(nodes, metrics, host_metrics=(), hosts=()):
         help) of the per-render-node gauges; a None value is not exported.
     :param host_metrics: the same for per-host gauges labelled ``host``.
     :param hosts: dicts with ``host`` and the host metric keys.
+    :param extra: (rows, metrics, labels) of further gauges, as add_gauges
+        takes them.
     """
     registry = prometheus_client.CollectorRegistry()
-    gauges = [(key, prometheus_client.Gauge(
-        METRIC_PREFIX + name, help_text, NODE_LABELS, registry=registry))
-        for key, name, help_text in metrics]
-    for node in nodes:
-        labels = {label: _label_value(node.get(label))
-                  for label in NODE_LABELS}
-        for key, gauge in gauges:
-            if node.get(key) is not None:
-                gauge.labels(**labels).set(node[key])
-    host_gauges = [(key, prometheus_client.Gauge(
-        METRIC_PREFIX + name, help_text, ('host',), registry=registry))
-        for key, name, help_text in host_metrics]
-    for host in hosts:
-        for key, gauge in host_gauges:
-            if host.get(key) is not None:
-                gauge.labels(host=_label_value(host['host'])).set(host[key])
+    add_gauges(registry, nodes, metrics, NODE_LABELS)
+    add_gauges(registry, hosts, host_metrics, ('host',))
+    for rows, extra_metrics, labels in extra:
+        add_gauges(registry, rows, extra_metrics, labels)
     return prometheus_client.generate_latest(registry).decode('utf-8')

@@ -22,6 +22,7 @@ from nova_gpu_numa_sched.cmd import discover
 from nova_gpu_numa_sched.cmd import main as cmd_main
 from nova_gpu_numa_sched.compute import device_spec
 from tests.integration import test_discovery_libvirt as hosts
+from tests.unit import test_fdinfo
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -220,6 +221,191 @@ class TwoCellHostTest(DiscoverTestBase):
                          {left['reason'] for left in data['left_out']})
 
 
+SECOND = test_fdinfo.SECOND
+MIB = 1024 ** 2
+PHONES = {
+    'phone-1': '0b5e8a3c-7a21-4c3e-9d0f-1a2b3c4d5e01',
+    'phone-2': '0b5e8a3c-7a21-4c3e-9d0f-1a2b3c4d5e02',
+    'phone-3': '0b5e8a3c-7a21-4c3e-9d0f-1a2b3c4d5e03',
+}
+_DOMAIN = """
+  <domain type='test'><name>%(domain)s</name><uuid>%(uuid)s</uuid>
+    <metadata>
+      <nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1">
+        <nova:package version="34.0.0"/><nova:name>%(name)s</nova:name>
+      </nova:instance>
+    </metadata>
+    <memory>2097152</memory><vcpu>2</vcpu><os><type>hvm</type></os>
+  </domain>"""
+
+
+def amdgpu(client_id, gfx=0, vram_kib=7664):
+    return test_fdinfo.amdgpu(client_id, gfx=gfx).replace(
+        'drm-memory-vram:\t7664 KiB', 'drm-memory-vram:\t%d KiB' % vram_kib)
+
+
+class InstancesTest(DiscoverTestBase):
+    """``discover --instances``: libvirt's running domains (test driver)
+    and their QEMU processes in fake /proc and /sys trees.
+
+    Between the command's two reads phone-1 renders 30 s of 60 on
+    renderD128, phone-2 6 s there and 12 s on renderD129 (it holds both),
+    phone-3 boots, and a compositor renders 3 s on renderD128.
+    """
+
+    def setUp(self):
+        super().setUp()
+        domains = [_DOMAIN % {'domain': 'instance-%08x' % i, 'uuid': uuid,
+                              'name': name}
+                   for i, (name, uuid) in enumerate(sorted(PHONES.items()),
+                                                    1)]
+        with open(self.host_file, 'w') as f:
+            f.write(hosts.host_xml(*(DEVICES + tuple(domains))))
+        sysfs = os.path.join(self.tmp, 'sys')
+        for minor in (128, 129, 130):
+            path = os.path.join(sysfs, 'class', 'drm', 'renderD%d' % minor)
+            os.makedirs(path)
+            with open(os.path.join(path, 'dev'), 'w') as f:
+                f.write('226:%d\n' % minor)
+        self.proc = test_fdinfo.FakeProc(os.path.join(self.tmp, 'proc'))
+        self.clock = test_fdinfo.FakeClock()
+        self.sleeps = []
+        for name, value in (('PROC_ROOT', self.proc.root),
+                            ('SYSFS_ROOT', sysfs), ('_sleep', self.work)):
+            self.useFixture(fixtures.MonkeyPatch(
+                'nova_gpu_numa_sched.cmd.discover.' + name, value))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.compute.utilization.fdinfo._monotonic_ns',
+            self.clock))
+        self.qemu(1001, 'phone-1', [(30, 128, amdgpu(11, gfx=SECOND))])
+        self.qemu(1002, 'phone-2', [(30, 128, amdgpu(12)),
+                                    (31, 129, amdgpu(13, vram_kib=4096))])
+        self.proc.start(900, ['/usr/bin/Xorg', ':0'])
+        self.proc.open(900, 7, '/dev/dri/card0', amdgpu(2))
+
+    def qemu(self, pid, name, fds):
+        self.proc.start(pid, test_fdinfo.qemu_cmdline(PHONES[name]))
+        for fd, minor, text in fds:
+            self.proc.open(pid, fd, '/dev/dri/renderD%d' % minor, text)
+
+    def work(self, seconds):
+        """What happens on the host while the command waits."""
+        self.sleeps.append(seconds)
+        self.clock.now += int(seconds * SECOND)
+        self.proc.write(1001, 30, amdgpu(11, gfx=31 * SECOND,
+                                         vram_kib=128 * 1024))
+        self.proc.write(1002, 30, amdgpu(12, gfx=6 * SECOND))
+        self.proc.write(1002, 31, amdgpu(13, gfx=12 * SECOND,
+                                         vram_kib=4096))
+        self.proc.write(900, 7, amdgpu(2, gfx=3 * SECOND))
+        self.qemu(1003, 'phone-3', [(30, 128, amdgpu(14, gfx=SECOND))])
+
+    def test_json(self):
+        code, out, err = self.discover('--instances', '--interval', '60',
+                                       '--format', 'json')
+        self.assertEqual((0, ''), (code, err))
+        self.assertEqual([60.0], self.sleeps)
+        data = json.loads(out)
+        self.assertEqual((60.0, 0), (data['interval_seconds'],
+                                     data['uninspected_processes']))
+        self.assertEqual(
+            [('phone-1', '/dev/dri/renderD128', 0, 50.0),
+             ('phone-2', '/dev/dri/renderD129', 1, 20.0),
+             ('phone-2', '/dev/dri/renderD128', 0, 10.0),
+             ('phone-3', '/dev/dri/renderD128', 0, None)],
+            [(i['name'], i['devnode'], i['cell'], i['busy_percent'])
+             for i in data['instances']])
+        phone_1 = data['instances'][0]
+        self.assertEqual(
+            (PHONES['phone-1'], 'instance-00000001', '0000:03:00.0',
+             {'gfx': 50.0}, [1001], 1),
+            (phone_1['uuid'], phone_1['domain'], phone_1['render_node'],
+             phone_1['engines'], phone_1['pids'], phone_1['clients']))
+        self.assertEqual({'vram': 128 * MIB, 'gtt': 2052 * 1024, 'cpu': 0},
+                         phone_1['resident_bytes'])
+        self.assertEqual(128 * MIB + 2052 * 1024,
+                         phone_1['resident_total_bytes'])
+        (other,) = data['other_processes']
+        self.assertEqual(('/dev/dri/renderD128', 5.0, [900]),
+                         (other['devnode'], other['busy_percent'],
+                          other['pids']))
+        # The render nodes' load, from the same two reads: 30 + 6 + 3 s.
+        self.assertEqual(
+            {'/dev/dri/renderD128': 65.0, '/dev/dri/renderD129': 20.0,
+             '/dev/dri/renderD130': 0.0},
+            {n['devnode']: n['utilization_percent']
+             for n in data['render_nodes']})
+
+    def test_prometheus(self):
+        code, out, err = self.discover('--instances', '--interval', '60',
+                                       '--format', 'prometheus')
+        self.assertEqual((0, ''), (code, err))
+        samples = [s for family in prom_parser.text_string_to_metric_families(
+            out) for s in family.samples]
+
+        def values(name):
+            return {(s.labels['instance_uuid'], s.labels['devnode'],
+                     s.labels['cell'], s.labels.get('engine',
+                                                    s.labels.get('region'))):
+                    s.value for s in samples if s.name == name}
+
+        uuid_2 = PHONES['phone-2']
+        self.assertEqual(
+            {(PHONES['phone-1'], '/dev/dri/renderD128', '0', None): 50.0,
+             (uuid_2, '/dev/dri/renderD129', '1', None): 20.0,
+             (uuid_2, '/dev/dri/renderD128', '0', None): 10.0},
+            values('nova_gpu_numa_instance_busy_percent'))
+        self.assertEqual(
+            20.0, values('nova_gpu_numa_instance_engine_busy_percent')[
+                (uuid_2, '/dev/dri/renderD129', '1', 'gfx')])
+        self.assertEqual(
+            4096 * 1024, values('nova_gpu_numa_instance_resident_bytes')[
+                (uuid_2, '/dev/dri/renderD129', '1', 'vram')])
+        self.assertEqual(
+            4, len(values('nova_gpu_numa_instance_drm_clients')))
+        self.assertIn('nova_gpu_numa_processes_uninspected{host=', out)
+        # The render node metrics are still there, in the same file.
+        self.assertIn('nova_gpu_numa_utilization_percent{', out)
+
+    def test_table_busiest_first_in_80_columns(self):
+        code, out, err = self.discover('--instances', '--interval', '60')
+        self.assertEqual((0, ''), (code, err))
+        lines = out.splitlines()
+        start = lines.index('Instances, GPU use over 60 s (busiest first):')
+        self.assertEqual(
+            [['INSTANCE', 'NODE', 'CELL', 'BUSY', 'MEMORY', 'NAME'],
+             [PHONES['phone-1'], 'renderD128', '0', '50%', '130', 'MiB',
+              'phone-1'],
+             [PHONES['phone-2'], 'renderD129', '1', '20%', '6', 'MiB',
+              'phone-2'],
+             [PHONES['phone-2'], 'renderD128', '0', '10%', '9', 'MiB',
+              'phone-2'],
+             [PHONES['phone-3'], 'renderD128', '0', '-', '9', 'MiB',
+              'phone-3'],
+             ['(other', 'processes)', 'renderD128', '0', '5%', '9', 'MiB',
+              'pid', '900']],
+            [line.split() for line in lines[start + 1:]])
+        self.assertTrue(all(len(line) <= 80 for line in lines), out)
+
+    def test_without_instances_nothing_changes(self):
+        code, out, err = self.discover('--format', 'json')
+        self.assertEqual((0, ''), (code, err))
+        self.assertNotIn('instances', json.loads(out))
+
+    def test_bad_interval_is_named(self):
+        for value in ('0', '-1', 'soon', '3600'):
+            err = io.StringIO()
+            with fixtures.MonkeyPatch('sys.stderr', err):
+                exit = self.assertRaises(
+                    SystemExit, cmd_main.main,
+                    ['--config-file', self.write_conf(), 'discover',
+                     '--instances', '--interval', value])
+            self.assertEqual(3, exit.code)
+            self.assertIn('argument --interval: must be a number of '
+                          'seconds above 0 and at most 300, not %r' % value,
+                          err.getvalue())
+
+
 class DiscoverErrorsTest(DiscoverTestBase):
 
     def assertOneLineError(self, result, *fragments):
@@ -297,6 +483,17 @@ class ConsoleScriptTest(DiscoverTestBase):
                                  'discover', '--format', 'json')
         self.assertEqual(0, result.returncode, result.stderr)
         self.assertEqual(3, len(json.loads(result.stdout)['render_nodes']))
+
+    def test_discover_instances_on_this_host(self):
+        # The real /proc of the test machine: no QEMU of the test
+        # driver's domains, so no instance, and the command still works.
+        result = self.run_script('--config-file', self.write_conf(),
+                                 'discover', '--instances', '--interval',
+                                 '0.1', '--format', 'json')
+        self.assertEqual(0, result.returncode, result.stderr)
+        data = json.loads(result.stdout)
+        self.assertEqual(([], 0.1), (data['instances'],
+                                     data['interval_seconds']))
 
     def test_missing_libvirt_binding(self):
         # The script's own interpreter, with the binding made unimportable.

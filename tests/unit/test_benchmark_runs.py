@@ -1,4 +1,4 @@
-"""The Placement and end-to-end benchmarks still run, on a tiny fleet.
+"""The Placement, end-to-end and fdinfo benchmarks still run, tiny.
 
 Each script runs in tiny mode in a fresh interpreter, as an operator would
 run it; the test checks that it completes and prints its ratio lines. It
@@ -88,3 +88,24 @@ class TestEndToEndRuns(testtools.TestCase):
         self.assertEqual(2, proc.returncode, proc.stdout)
         self.assertIn('--phones: 1 hosts hold at most 12 phones',
                       proc.stdout)
+
+
+class TestFdinfoCostRuns(testtools.TestCase):
+
+    def test_tiny(self):
+        proc = run_benchmark('fdinfo_cost.py', '--tiny')
+        self.assertEqual(0, proc.returncode, proc.stdout)
+        self.assertIn('fdinfo read, 3 phones (QEMU with 2 render + 8 other '
+                      'fds), 4 other processes, 2 GPUs: 38 fds in all',
+                      proc.stdout)
+        ratios = ratio_lines(proc.stdout)
+        self.assertEqual(
+            ['ratio per-instance read / load-only read (CPU time, median): ',
+             'ratio per-instance read / load-only read (CPU time, minimum): '],
+            [line[:line.index(':', 40) + 2] for line in ratios],
+            proc.stdout)
+
+    def test_bad_option_is_named(self):
+        proc = run_benchmark('fdinfo_cost.py', '--phones', '0')
+        self.assertEqual(2, proc.returncode, proc.stdout)
+        self.assertIn('--phones must be at least 1', proc.stdout)

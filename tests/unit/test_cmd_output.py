@@ -7,6 +7,7 @@ from prometheus_client import parser as prom_parser
 import testtools
 
 from nova_gpu_numa_sched.cmd import check
+from nova_gpu_numa_sched.cmd import instances
 from nova_gpu_numa_sched.cmd import output
 from nova_gpu_numa_sched.cmd import placement
 from nova_gpu_numa_sched.cmd import status
@@ -22,6 +23,34 @@ class TableTest(testtools.TestCase):
     def test_json_is_stable(self):
         self.assertEqual('{\n  "a": 1,\n  "b": [\n    2\n  ]\n}\n',
                          output.to_json({'b': [2], 'a': 1}))
+
+
+class InstancesTableTest(testtools.TestCase):
+
+    def data(self, name, uninspected=0):
+        return {'interval_seconds': 1.0, 'other_processes': [],
+                'uninspected_processes': uninspected,
+                'instances': [{
+                    'uuid': '0b5e8a3c-7a21-4c3e-9d0f-1a2b3c4d5e01',
+                    'name': name, 'devnode': '/dev/dri/renderD128',
+                    'cell': 1, 'busy_percent': 42.4,
+                    'resident_total_bytes': 1536 * 1024 ** 2}]}
+
+    def test_long_name_is_shortened_to_80_columns(self):
+        lines = instances.render_table(
+            self.data('phone-of-a-customer-with-a-long-name')).splitlines()
+        self.assertEqual(80, len(lines[2]))
+        self.assertTrue(lines[2].endswith('  phone-o~'), lines[2])
+        self.assertIn('  42%   1536 MiB  ', lines[2])
+
+    def test_uninspected_processes_are_named(self):
+        text = instances.render_table(self.data('phone-1', uninspected=3))
+        self.assertEqual('3 process(es) could not be inspected: run as root '
+                         '(or with CAP_SYS_PTRACE) to see every instance.',
+                         text.splitlines()[-1])
+        empty = dict(self.data('x'), instances=[])
+        self.assertIn('No instance holds a render node open.',
+                      instances.render_table(empty))
 
 
 class PrometheusTest(testtools.TestCase):

@@ -37,7 +37,8 @@ SOC = render_node.RenderNode(
 HEADER = 'pos:\t0\nflags:\t02100002\nmnt_id:\t26\nino:\t1195\n'
 
 
-def i915(client_id, render=0, copy=0, video=0, pdev='0000:03:00.0'):
+def i915(client_id, render=0, copy=0, video=0, pdev='0000:03:00.0',
+         resident_mib=8):
     """drivers/gpu/drm/i915/i915_drm_client.c via drm_show_fdinfo."""
     return HEADER + (
         'drm-driver:\ti915\n'
@@ -46,7 +47,7 @@ def i915(client_id, render=0, copy=0, video=0, pdev='0000:03:00.0'):
         'drm-total-system0:\t8 MiB\n'
         'drm-shared-system0:\t0\n'
         'drm-active-system0:\t0\n'
-        'drm-resident-system0:\t8 MiB\n'
+        'drm-resident-system0:\t%(resident)d MiB\n'
         'drm-purgeable-system0:\t0\n'
         'drm-total-stolen-system0:\t0\n'
         'drm-resident-stolen-system0:\t0\n'
@@ -56,7 +57,7 @@ def i915(client_id, render=0, copy=0, video=0, pdev='0000:03:00.0'):
         'drm-engine-capacity-video:\t2\n'
         'drm-engine-video-enhance:\t0 ns\n'
     ) % {'id': client_id, 'pdev': pdev, 'render': render, 'copy': copy,
-         'video': video}
+         'video': video, 'resident': resident_mib}
 
 
 def amdgpu(client_id, **engines):
@@ -128,12 +129,37 @@ def xe(client_id, rcs=0, vcs=0, total=0):
     ) % {'id': client_id, 'rcs': rcs, 'vcs': vcs, 'total': total}
 
 
+def qemu_cmdline(uuid, domain='instance-00000001'):
+    """A QEMU command line as libvirt's qemu driver builds it (abridged)."""
+    return ['/usr/bin/qemu-system-x86_64', '-name',
+            'guest=%s,debug-threads=on' % domain, '-S', '-machine',
+            'pc-q35-8.2,usb=off,dump-guest-core=off', '-m', 'size=2097152k',
+            '-smp', '2,sockets=2,dies=1,cores=1,threads=1', '-uuid', uuid,
+            '-display', 'egl-headless,rendernode=/dev/dri/renderD128',
+            '-device', 'virtio-vga-gl']
+
+
 class FakeProc:
-    """A /proc tree: ``<pid>/fd/<n>`` symlinks and ``<pid>/fdinfo/<n>``."""
+    """A /proc tree: ``<pid>/fd/<n>`` symlinks and ``<pid>/fdinfo/<n>``,
+    and for a started process its ``cmdline`` and ``status``.
+    """
 
     def __init__(self, root):
         self.root = root
         os.makedirs(root, exist_ok=True)
+
+    def start(self, pid, argv, ppid=1, name=None):
+        """A process's ``cmdline`` (NUL-separated) and ``status``."""
+        path = os.path.join(self.root, str(pid))
+        os.makedirs(path, exist_ok=True)
+        with open(os.path.join(path, 'cmdline'), 'wb') as f:
+            f.write(b''.join(arg.encode() + b'\0' for arg in argv))
+        with open(os.path.join(path, 'status'), 'w') as f:
+            f.write('Name:\t%s\nUmask:\t0022\nState:\tS (sleeping)\n'
+                    'Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\n'
+                    'TracerPid:\t0\n' % (
+                        name or os.path.basename(argv[0])[:15], pid, pid,
+                        ppid))
 
     def open(self, pid, fd, target, text=None):
         fd_dir = os.path.join(self.root, str(pid), 'fd')
@@ -201,6 +227,21 @@ class FdinfoTestCase(testtools.TestCase):
     def warnings(self):
         return [line for line in self.log.output.splitlines()
                 if line.startswith('WARNING')]
+
+    def deny(self, pid):
+        """Make one process's fds unreadable, as for another user."""
+        listdir = os.listdir
+        denied = os.path.join(self.proc.root, str(pid), 'fd')
+
+        def checked(path):
+            if path == denied:
+                raise PermissionError(errno.EACCES, 'Permission denied',
+                                      path)
+            return listdir(path)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_gpu_numa_sched.compute.utilization.fdinfo.os.listdir',
+            checked))
 
 
 class FormatTestCase(FdinfoTestCase):
@@ -473,21 +514,6 @@ class FaultsTestCase(FdinfoTestCase):
         warnings = self.warnings()
         self.assertEqual(1, len(warnings), warnings)
         self.assertIn('Is a directory', warnings[0])
-
-    def deny(self, pid):
-        """Make one process's fds unreadable, as for another user."""
-        listdir = os.listdir
-        denied = os.path.join(self.proc.root, str(pid), 'fd')
-
-        def checked(path):
-            if path == denied:
-                raise PermissionError(errno.EACCES, 'Permission denied',
-                                      path)
-            return listdir(path)
-
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_gpu_numa_sched.compute.utilization.fdinfo.os.listdir',
-            checked))
 
     def test_denied_process_without_visible_client_is_unknown(self):
         self.proc.open(100, 9, NODE.devnode, i915(7))

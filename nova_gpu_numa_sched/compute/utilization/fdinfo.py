@@ -17,6 +17,12 @@ hold it open (QEMU of each phone), of each engine's busy nanoseconds; the
 busy percentage is the growth of that sum between two samples over the wall
 time between them. The reader therefore keeps the previous sample of each
 device, and the first sample of a device gives no value.
+
+One walk of ``/proc`` (``scan``) yields a ``Snapshot``: one ``ClientSample``
+per DRM client and process. The load of each render node (the driver's
+``CUSTOM_GPU_LOAD_<N>`` trait) and the GPU use of each instance
+(``per_instance``) are both aggregated from it, so a read that serves both
+walks ``/proc`` once.
 """
 
 import dataclasses
@@ -47,6 +53,11 @@ ENGINE = 'drm-engine-'
 CAPACITY = 'drm-engine-capacity-'
 CYCLES = 'drm-cycles-'
 TOTAL_CYCLES = 'drm-total-cycles-'
+RESIDENT = 'drm-resident-'
+#: The deprecated alias of drm-resident- (amdgpu before Linux 6.13).
+MEMORY = 'drm-memory-'
+#: Units of memory keys: bytes by default, or kibi-/mebi-/gibibytes.
+_MEMORY_UNITS = {None: 1, 'KiB': 1024, 'MiB': 1024 ** 2, 'GiB': 1024 ** 3}
 
 _PCI_RE = re.compile(r'^(?:([0-9a-f]{1,8}):)?([0-9a-f]{1,2}):'
                      r'([0-9a-f]{1,2})\.([0-7])$')
@@ -96,7 +107,8 @@ class Client:
     ``busy_ns``: {engine: busy nanoseconds}; ``cycles``: {engine: (busy
     cycles, total cycles)} for drivers that count in GPU clock cycles
     (xe); ``capacity``: {engine: identical engines behind that name};
-    ``unreadable``: engines whose counter was garbage.
+    ``unreadable``: engines whose counter was garbage; ``resident``:
+    {memory region: bytes of its buffers resident there}.
     """
 
     busy_ns: ty.Dict[str, int] = dataclasses.field(default_factory=dict)
@@ -104,6 +116,7 @@ class Client:
         default_factory=dict)
     capacity: ty.Dict[str, int] = dataclasses.field(default_factory=dict)
     unreadable: ty.Set[str] = dataclasses.field(default_factory=set)
+    resident: ty.Dict[str, int] = dataclasses.field(default_factory=dict)
 
     def has_engines(self):
         return bool(self.busy_ns or self.cycles)
@@ -123,8 +136,55 @@ class Client:
         for engine, value in other.capacity.items():
             self.capacity[engine] = max(value,
                                         self.capacity.get(engine, 1))
+        for region, value in other.resident.items():
+            self.resident[region] = max(value, self.resident.get(region, 0))
         self.unreadable = ((self.unreadable | other.unreadable) -
                            set(self.busy_ns) - set(self.cycles))
+        return self
+
+
+def merged(clients):
+    """{client id: Client} of (client id, Client) pairs, fresh objects.
+
+    The fds of one client give one Client with each counter's largest
+    value; the inputs are left as they are, so that two consumers of one
+    snapshot never see each other's merges.
+    """
+    result = {}
+    for client_id, client in clients:
+        result.setdefault(client_id, Client()).merge(client)
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientSample:
+    """One DRM client as one process holds it, at one read.
+
+    ``node``: the render node's key; ``client_id``: ``drm-client-id``
+    (one ``struct drm_file``; an fd without one is its own client).
+    """
+
+    pid: int
+    node: str
+    client_id: ty.Hashable
+    usage: Client
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """What one walk of ``/proc`` saw: every DRM client of the render
+    nodes read, per process, and the processes it could not inspect.
+    """
+
+    time_ns: int
+    nodes: ty.FrozenSet[str]
+    samples: ty.List[ClientSample]
+    denied: ty.Set[int]
+
+    def clients_of(self, key):
+        """{client id: Client} of one render node, fds merged."""
+        return merged((s.client_id, s.usage) for s in self.samples
+                      if s.node == key)
 
 
 @dataclasses.dataclass
@@ -146,18 +206,33 @@ def _uint(value, unit=None):
     return int(parts[0])
 
 
+def _bytes(value):
+    """Parse ``<uint> [KiB|MiB|GiB]`` into bytes; ValueError otherwise."""
+    parts = value.split()
+    if (not parts or len(parts) > 2 or not parts[0].isdigit() or
+            (parts[1] if len(parts) == 2 else None) not in _MEMORY_UNITS):
+        raise ValueError(value)
+    return int(parts[0]) * _MEMORY_UNITS[parts[1] if len(parts) == 2
+                                         else None]
+
+
 def client_from_fields(fields, device):
     """The engine counters of one fdinfo, garbage values left out.
 
     ``drm-engine-capacity-*`` and ``drm-total-cycles-*`` are matched
-    before the shorter prefixes they start with; memory keys
-    (``drm-total-<region>``, ``drm-resident-<region>``) are not read.
+    before the shorter prefixes they start with. Of the memory keys only
+    ``drm-resident-<region>`` (or its older alias ``drm-memory-<region>``)
+    is read: what the client's buffers hold now.
     """
     client = Client()
     totals = {}
     for key, value in fields.items():
         try:
-            if key.startswith(CAPACITY):
+            if key.startswith(RESIDENT):
+                client.resident[key[len(RESIDENT):]] = _bytes(value)
+            elif key.startswith(MEMORY):
+                client.resident.setdefault(key[len(MEMORY):], _bytes(value))
+            elif key.startswith(CAPACITY):
                 capacity = _uint(value)
                 if capacity == 0:
                     raise ValueError(value)
@@ -188,8 +263,8 @@ def client_from_fields(fields, device):
     return client
 
 
-def busy_percent(previous, current, elapsed_ns):
-    """Busy percentage of a device between two samples, or None.
+def engine_shares(previous, current, elapsed_ns):
+    """{engine: busy share of its capacity} between two samples, or None.
 
     Per engine: the growth of every client's busy time over the wall time,
     divided by the engine's capacity (identical engines behind one name).
@@ -197,12 +272,8 @@ def busy_percent(previous, current, elapsed_ns):
     one that exited is dropped; a counter that stepped back adds nothing.
     An engine a known client did not print before counts from 0 (amdgpu
     prints only engines it has used); one whose counter was garbage in
-    the previous sample counts from its next one.
-
-    The GPU's value is the busiest engine's, not a mean or a sum: engines
-    run in parallel, and a saturated render engine cannot take another
-    phone's frames however idle the video or copy engines are, while a sum
-    would count one frame that uses two engines twice.
+    the previous sample counts from its next one. None when no time
+    passed or no client prints busy time; {} when nothing grew.
     """
     if elapsed_ns <= 0:
         return None
@@ -229,11 +300,27 @@ def busy_percent(previous, current, elapsed_ns):
             if total > old_total:
                 busy[engine] = busy.get(engine, 0.0) + max(
                     0, cycles - old_cycles) / (total - old_total)
-    if not busy:
-        return 0.0
-    fraction = max(value / capacity.get(engine, 1)
-                   for engine, value in busy.items())
-    return min(100.0, fraction * 100.0)
+    return {engine: value / capacity.get(engine, 1)
+            for engine, value in busy.items()}
+
+
+def percent(share):
+    """A busy share as a percentage, capped at 100."""
+    return min(100.0, share * 100.0)
+
+
+def busy_percent(previous, current, elapsed_ns):
+    """Busy percentage of a device between two samples, or None.
+
+    The busiest engine's share (see engine_shares), not a mean or a sum:
+    engines run in parallel, and a saturated render engine cannot take
+    another phone's frames however idle the video or copy engines are,
+    while a sum would count one frame that uses two engines twice.
+    """
+    shares = engine_shares(previous, current, elapsed_ns)
+    if shares is None:
+        return None
+    return percent(max(shares.values())) if shares else 0.0
 
 
 def _device_number(sysfs_root, name):
@@ -282,12 +369,12 @@ class _Targets:
 
 
 class _Scan:
-    """One walk of ``/proc``: the DRM clients of each render node."""
+    """One walk of ``/proc``: every DRM client of the render nodes read."""
 
-    def __init__(self, proc_root, targets, keys):
+    def __init__(self, proc_root, targets):
         self.proc_root = proc_root
         self.targets = targets
-        self.clients = {key: {} for key in keys}
+        self.samples = []
         #: Processes whose fds could not be inspected (permissions).
         self.denied = set()
 
@@ -307,7 +394,7 @@ class _Scan:
         if e.errno in _GONE:
             LOG.debug('%s went away while it was read: %s', path, e)
         elif e.errno in _DENIED:
-            self.denied.add(pid)
+            self.denied.add(int(pid))
         else:
             _warn(self.proc_root, ('os', e.errno), 'Cannot read %s; its '
                   'GPU use is not counted: %s', path, e)
@@ -351,11 +438,21 @@ class _Scan:
         # fork, SCM_RIGHTS): drm-client-id names it. Without one, the fd
         # is its own client.
         client_id = fields.get('drm-client-id') or ('fd', pid, fd)
-        known = self.clients[key].get(client_id)
-        if known is None:
-            self.clients[key][client_id] = client
-        else:
-            known.merge(client)
+        self.samples.append(ClientSample(int(pid), key, client_id, client))
+
+
+def scan(proc_root, nodes, sysfs_root='/sys'):
+    """One walk of ``/proc``: a Snapshot of the DRM clients of ``nodes``.
+
+    Raises ProcUnreadable if the proc root cannot be listed; a process or
+    fd that vanishes or cannot be read is left out (and counted in
+    ``denied`` when permissions hid it).
+    """
+    nodes = list(nodes)
+    now = _monotonic_ns()
+    walk = _Scan(proc_root, _Targets(nodes, sysfs_root)).run()
+    return Snapshot(now, frozenset(node.key for node in nodes),
+                    walk.samples, walk.denied)
 
 
 class ProcUnreadable(Exception):
@@ -382,6 +479,17 @@ class FdinfoReader:
         """Whether the proc root exists; a host without it has no source."""
         return os.path.isdir(self.proc_root)
 
+    def observe(self, nodes, sysfs_root='/sys'):
+        """Read every node now, whatever its window; return the Snapshot.
+
+        Each node's sample (its busy percentage since its previous one)
+        is stored as ``read`` stores it, so a ``read`` within the window
+        answers from this walk; the Snapshot's per-process clients serve
+        the per-instance listing (``per_instance``).
+        """
+        with self._lock:
+            return self._sample(list(nodes), sysfs_root)
+
     def read(self, nodes, sysfs_root='/sys'):
         """Return {render node key: busy percent or None}.
 
@@ -395,7 +503,7 @@ class FdinfoReader:
             now = _monotonic_ns()
             due = [node for node in nodes if self._due(node.key, now)]
             if due:
-                self._sample(due, sysfs_root, now)
+                self._sample(due, sysfs_root)
             wanted = {node.key for node in nodes}
             for key in set(self._samples) - wanted:
                 del self._samples[key]
@@ -407,24 +515,24 @@ class FdinfoReader:
         sample = self._samples.get(key)
         return sample is None or now - sample.time_ns >= self.min_window_ns
 
-    def _sample(self, nodes, sysfs_root, now):
-        keys = [node.key for node in nodes]
-        scan = _Scan(self.proc_root, _Targets(nodes, sysfs_root),
-                     keys).run()
-        if scan.denied:
+    def _sample(self, nodes, sysfs_root):
+        snapshot = scan(self.proc_root, nodes, sysfs_root)
+        if snapshot.denied:
             _warn(self.proc_root, 'denied', '%d process(es) under %s could '
                   'not be inspected (nova-compute needs to read the fds of '
                   'QEMU processes); a render node with no visible client '
-                  'has no load trait', len(scan.denied), self.proc_root)
+                  'has no load trait', len(snapshot.denied), self.proc_root)
         for node in nodes:
             try:
-                self._store(node, scan.clients[node.key], scan.denied, now)
+                self._store(node, snapshot.clients_of(node.key),
+                            snapshot.denied, snapshot.time_ns)
             except Exception as e:
                 self._samples.pop(node.key, None)
                 _warn(node.key, ('fdinfo', type(e).__name__),
                       'Cannot compute the fdinfo load of %s; it has no '
                       'load trait this period: %s', node.devnode, e,
                       exc_info=True)
+        return snapshot
 
     def _store(self, node, clients, denied, now):
         previous = self._samples.get(node.key)
