@@ -282,15 +282,78 @@ class ConsoleScriptTest(DiscoverTestBase):
             # Nothing listens on the discard port.
             f.write('[placement]\nauth_type = none\n'
                     'endpoint_override = http://127.0.0.1:9\n')
-        for command in ('status', 'check'):
-            result = self.run_script('--config-file', path, command)
-            self.assertEqual(3, result.returncode, result.stderr)
-            self.assertEqual('', result.stdout)
-            self.assertEqual(1, len(result.stderr.splitlines()),
-                             result.stderr)
-            self.assertIn('nova-gpu-numa %s: cannot reach Placement with '
-                          'the [placement] options of nova.conf' % command,
-                          result.stderr)
+        result = self.run_script('--config-file', path, 'status')
+        self.assertEqual(3, result.returncode, result.stderr)
+        self.assertEqual('', result.stdout)
+        self.assertEqual(1, len(result.stderr.splitlines()), result.stderr)
+        self.assertIn('nova-gpu-numa status: cannot reach Placement with '
+                      'the [placement] options of nova.conf', result.stderr)
+
+    def write_unreachable_conf(self, api_database):
+        path = os.path.join(self.tmp, 'nova.conf')
+        with open(path, 'w') as f:
+            # Keystone on the discard port, where nothing listens.
+            f.write('[placement]\nauth_type = password\n'
+                    'auth_url = http://127.0.0.1:9/identity\n'
+                    'username = nova\npassword = PlacementS3cret\n'
+                    'user_domain_name = Default\nproject_name = service\n'
+                    'project_domain_name = Default\n'
+                    '[api_database]\nconnection = %s\n' % api_database)
+        return path
+
+    def test_check_runs_every_check_without_placement_and_database(self):
+        """As nova-status upgrade check: Failures with reasons, exit 2."""
+        # An API database in a directory that does not exist.
+        path = self.write_unreachable_conf(
+            'sqlite:///%s/missing/nova_api.sqlite' % self.tmp)
+        result = self.run_script('--config-file', path, 'check',
+                                 '--format', 'json')
+        self.assertEqual(2, result.returncode, result.stderr)
+        self.assertEqual('', result.stderr)
+        checks = {c['check']: c for c in json.loads(result.stdout)['checks']}
+        self.assertEqual(
+            ['Nova version', 'Scheduler filter', 'Load weigher',
+             'Compute driver', 'Render flavors', 'Provider cell traits'],
+            list(checks))
+        # The configuration checks ran: Nova's default filters lack the
+        # plugin's, its weigher is missing.
+        self.assertEqual('Success', checks['Nova version']['result'])
+        self.assertEqual('Failure', checks['Scheduler filter']['result'])
+        self.assertIn('enabled_filters has neither GpuNumaTopologyFilter',
+                      checks['Scheduler filter']['details'])
+        self.assertEqual('Warning', checks['Load weigher']['result'])
+        for name in ('Compute driver', 'Provider cell traits'):
+            self.assertEqual('Failure', checks[name]['result'])
+            self.assertIn('cannot reach Placement with the [placement] '
+                          'options of nova.conf', checks[name]['details'])
+        flavors = checks['Render flavors']
+        self.assertEqual('Failure', flavors['result'])
+        self.assertIn('cannot read the flavors: cannot read Nova\'s API '
+                      'database ([api_database] connection in nova.conf): ',
+                      flavors['details'])
+        self.assertIn('unable to open database file', flavors['details'])
+
+        table = self.run_script('--config-file', path, 'check')
+        self.assertEqual((2, ''), (table.returncode, table.stderr))
+        self.assertIn('Render flavors         Failure', table.stdout)
+        self.assertTrue(all(len(line) <= 80
+                            for line in table.stdout.splitlines()),
+                        table.stdout)
+        for output in (result.stdout, table.stdout):
+            self.assertNotIn('S3cret', output)
+            self.assertNotIn('Traceback', output)
+
+    def test_check_hides_passwords_an_error_quotes(self):
+        # SQLAlchemy quotes this URL, password and all, in its error.
+        path = self.write_unreachable_conf(
+            'sqlite://nova:DbS3cret@/%s/nova_api.sqlite' % self.tmp)
+        result = self.run_script('--config-file', path, 'check',
+                                 '--format', 'json')
+        self.assertEqual((2, ''), (result.returncode, result.stderr))
+        checks = {c['check']: c for c in json.loads(result.stdout)['checks']}
+        self.assertIn('Invalid SQLite URL: sqlite://nova:***@/',
+                      checks['Render flavors']['details'])
+        self.assertNotIn('S3cret', result.stdout)
 
     def test_discover_json(self):
         result = self.run_script('--config-file', self.write_conf(),

@@ -81,6 +81,17 @@ class TestEndToEndRuns(testtools.TestCase):
             for line in ratios), proc.stdout)
         # The plugin run places every phone on its GPU's cell.
         self.assertIn('co-located plugin / stock: 4/4 vs ', proc.stdout)
+        # The plugin run uses the filter the install guide enables, in
+        # place of Nova's; the stock run Nova's own.
+        plugin, stock = [
+            line.split(':', 1)[1].strip().split(', ')
+            for line in proc.stdout.splitlines()
+            if line.strip().startswith('filters the scheduler ran:')]
+        self.assertIn('GpuNumaTopologyFilter', plugin)
+        self.assertNotIn('NUMATopologyFilter', plugin)
+        self.assertNotIn('GpuNumaAffinityFilter', plugin)
+        self.assertIn('NUMATopologyFilter', stock)
+        self.assertNotIn('GpuNumaTopologyFilter', stock)
 
     def test_too_many_phones_is_named(self):
         proc = run_benchmark('e2e_throughput.py', '--hosts', '1',
