@@ -78,25 +78,48 @@ class DiscoverCommandTest(DiscoverTestBase):
         data = json.loads(out)
         self.assertEqual('test://' + self.host_file, data['libvirt_uri'])
         # A custom test-driver host has no NUMA cells in its capabilities,
-        # so the driver treats it as one cell: renderD130 lands on cell 0.
+        # so the driver treats it as one cell 0: renderD130 lands on cell 0,
+        # and renderD129, whose firmware says NUMA node 1, is left out: no
+        # guest could be placed on a cell the host does not have.
         self.assertEqual([], data['cells'])
-        self.assertEqual([], data['left_out'])
         nodes = {n['devnode']: n for n in data['render_nodes']}
         self.assertEqual(
             [('/dev/dri/renderD128', '0000:03:00.0', 0, 'firmware', 4),
-             ('/dev/dri/renderD129', '0000:83:00.0', 1, 'firmware', 4),
              ('/dev/dri/renderD130', '0000:c1:00.0', 0, 'single-cell', 4)],
             [(n['devnode'], n['pci_address'], n['cell'], n['cell_source'],
               n['slots']) for n in data['render_nodes']])
-        d129 = nodes['/dev/dri/renderD129']
-        self.assertEqual('%s_render_0000:83:00.0' % data['host'],
-                         d129['provider_name'])
+        d128 = nodes['/dev/dri/renderD128']
+        self.assertEqual('%s_render_0000:03:00.0' % data['host'],
+                         d128['provider_name'])
         self.assertEqual(['CUSTOM_GPU_PRODUCT_73BF', 'CUSTOM_GPU_VENDOR_1002',
-                          'CUSTOM_NUMA_NODE_1', 'OWNER_NOVA'],
-                         d129['traits'])
+                          'CUSTOM_NUMA_NODE_0', 'OWNER_NOVA'],
+                         d128['traits'])
         self.assertEqual(('0x1002', '0x73bf', None),
-                         (d129['vendor_id'], d129['product_id'],
-                          d129['utilization_percent']))
+                         (d128['vendor_id'], d128['product_id'],
+                          d128['utilization_percent']))
+        self.assertEqual(
+            [{'devnode': '/dev/dri/renderD129',
+              'pci_address': '0000:83:00.0', 'firmware_cell': 1,
+              'reason': device_spec.LEFT_NOT_A_HOST_CELL,
+              'detail': 'is on NUMA node 1 (from firmware), which is not '
+                        'one of the host cells [0]',
+              'fix': 'set its cell in [gpu_numa] device_spec, e.g. '
+                     '{"pci_address": "0000:83:00.0", "numa_node": 0}'}],
+            data['left_out'])
+
+        # The fix it prints places the node on the host's cell.
+        code, out, err = self.discover('--format', 'json', device_spec_lines=(
+            '{"pci_address": "0000:83:00.0", "numa_node": 0}',
+            '{"devnode": "/dev/dri/renderD1*"}'))
+        self.assertEqual((0, ''), (code, err))
+        data = json.loads(out)
+        self.assertEqual([], data['left_out'])
+        self.assertEqual(
+            [('/dev/dri/renderD128', 0, 'firmware'),
+             ('/dev/dri/renderD129', 0, 'device_spec'),
+             ('/dev/dri/renderD130', 0, 'single-cell')],
+            [(n['devnode'], n['cell'], n['cell_source'])
+             for n in data['render_nodes']])
 
     def test_table_fits_80_columns(self):
         code, out, err = self.discover()
@@ -118,24 +141,24 @@ class DiscoverCommandTest(DiscoverTestBase):
             out) for s in family.samples]
         totals = {s.labels['devnode']: s for s in samples
                   if s.name == 'nova_gpu_numa_slots_total'}
-        self.assertEqual(3, len(totals))
+        self.assertEqual(2, len(totals))
         d128 = totals['/dev/dri/renderD128']
         self.assertEqual(4.0, d128.value)
         self.assertEqual('0', d128.labels['cell'])
         self.assertEqual('0000:03:00.0', d128.labels['pci_address'])
         left = [s for s in samples
                 if s.name == 'nova_gpu_numa_render_nodes_left_out']
-        self.assertEqual([0.0], [s.value for s in left])
+        self.assertEqual([1.0], [s.value for s in left])
 
     def test_device_spec_selects_and_places(self):
         code, out, err = self.discover('--format', 'json', device_spec_lines=(
-            '{"pci_address": "0000:c1:00.0", "numa_node": 1, "slots": 2}',
+            '{"pci_address": "0000:c1:00.0", "numa_node": 0, "slots": 2}',
             '{"devnode": "/dev/dri/renderD128"}'))
         self.assertEqual((0, ''), (code, err))
         data = json.loads(out)
         self.assertEqual(
             [('/dev/dri/renderD128', 0, 'firmware', 4),
-             ('/dev/dri/renderD130', 1, 'device_spec', 2)],
+             ('/dev/dri/renderD130', 0, 'device_spec', 2)],
             [(n['devnode'], n['cell'], n['cell_source'], n['slots'])
              for n in data['render_nodes']])
         (left,) = data['left_out']
@@ -359,7 +382,7 @@ class ConsoleScriptTest(DiscoverTestBase):
         result = self.run_script('--config-file', self.write_conf(),
                                  'discover', '--format', 'json')
         self.assertEqual(0, result.returncode, result.stderr)
-        self.assertEqual(3, len(json.loads(result.stdout)['render_nodes']))
+        self.assertEqual(2, len(json.loads(result.stdout)['render_nodes']))
 
     def test_missing_libvirt_binding(self):
         # The script's own interpreter, with the binding made unimportable.
