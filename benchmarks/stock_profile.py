@@ -4,7 +4,7 @@ Runs the ``stock`` pipeline of ``scheduler_scale.py`` (Nova's
 ``NUMATopologyFilter`` through Nova's filter handler, on the same synthetic
 mixed fleet and RequestSpecs) under cProfile and prints, per request kind,
 the share of the RequestSpec clone that ``host_passes`` makes for every
-host (``obj_clone``, a ``copy.deepcopy``: the only deep copy on that path)
+host (``obj_clone``, a ``copy.deepcopy``; no other object is cloned there)
 and of the NUMA fits, one per allocation candidate, with the number of
 host cells those fits tried.
 
@@ -37,7 +37,8 @@ from benchmarks.scale import placement as placement_lib  # noqa: E402
 
 #: (label, file suffix, function name) of the calls reported.
 CALLS = (
-    ('RequestSpec clone (obj_clone: copy.deepcopy)', 'copy.py', 'deepcopy'),
+    ('RequestSpec clones (obj_clone, a deep copy)',
+     'oslo_versionedobjects/base.py', 'obj_clone'),
     ('NUMA fits (numa_fit_instance_to_host)', 'hardware.py',
      'numa_fit_instance_to_host'),
     ('  host cells tried (_numa_fit_instance_cell)', 'hardware.py',

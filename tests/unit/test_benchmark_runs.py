@@ -99,3 +99,22 @@ class TestEndToEndRuns(testtools.TestCase):
         self.assertEqual(2, proc.returncode, proc.stdout)
         self.assertIn('--phones: 1 hosts hold at most 12 phones',
                       proc.stdout)
+
+
+class TestStockProfileRuns(testtools.TestCase):
+
+    def test_tiny(self):
+        proc = run_benchmark('stock_profile.py', '--hosts', '6',
+                             '--repeat', '1')
+        self.assertEqual(0, proc.returncode, proc.stdout)
+        lines = [line.split() for line in proc.stdout.splitlines()]
+        heads = [line for line in lines if line[1:2] == ['request:']]
+        self.assertEqual(['render', 'plain'], [line[0] for line in heads])
+        # One RequestSpec clone per host, one fit per candidate.
+        clones = [line for line in lines if line[:2] == ['RequestSpec',
+                                                         'clones']]
+        fits = [line for line in lines if line[:2] == ['NUMA', 'fits']]
+        self.assertEqual([head[2] for head in heads],
+                         [line[line.index('calls') - 1] for line in clones])
+        self.assertEqual([head[4] for head in heads],
+                         [line[line.index('calls') - 1] for line in fits])
