@@ -31,8 +31,9 @@ from demo import runner  # noqa: E402
 PHONES_PER_HOST = 12
 
 TITLES = (
-    ('plugin', 'with the plugin: GpuNumaAffinityFilter + GpuLoadWeigher '
-               '(weight_multiplier 4.0) + claim pinned to the GPU\'s cell'),
+    ('plugin', 'with the plugin: GpuNumaTopologyFilter (in place of '
+               'NUMATopologyFilter) + GpuLoadWeigher (weight_multiplier '
+               '4.0) + claim pinned to the GPU\'s cell'),
     ('stock', 'stock Nova: NUMATopologyFilter and Nova\'s weighers; the '
               'same flavor with the render slot'),
 )
@@ -131,6 +132,7 @@ def main(argv):
                                      _per_minute(farm)))
         print('  CPU time of all services: %.1f s: %.1f phones per CPU '
               'minute' % (farm.cpu_seconds, _per_cpu_minute(farm)))
+        print('  filters the scheduler ran: %s' % ', '.join(farm.filters))
         print('  co-located (render node, vCPUs, emulator, RAM, claim on '
               'the GPU\'s cell): %d/%d' % (farm.colocated, farm.active))
         if hosts:

@@ -40,6 +40,8 @@ class Farm:
     requests: int = 0
     #: phones per host name
     per_host: ty.Dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Class names of the filters the running scheduler applied, in order.
+    filters: ty.List[str] = dataclasses.field(default_factory=list)
 
     def gpu_cells(self, number):
         """Two GPUs per host, on cells 0 and 2 or 1 and 3 by turns."""
@@ -100,6 +102,8 @@ class _FarmCase:
             if self._colocated(server):
                 farm.colocated += 1
         farm.per_host = per_host
+        farm.filters = [type(f).__name__ for f in
+                        self.scheduler.manager.host_manager.enabled_filters]
         return servers
 
     def _wait_all(self, reservations, expected):
@@ -125,8 +129,13 @@ class _FarmCase:
 
 
 class PluginFarm(_FarmCase, base.GpuNumaTestBase):
-    """The plugin's filter, weigher, driver and claim pinning."""
+    """The plugin's filter, weigher, driver and claim pinning.
 
+    Filters as the install guide enables them: GpuNumaTopologyFilter in
+    place of NUMATopologyFilter.
+    """
+
+    ADDITIONAL_FILTERS = ['GpuNumaTopologyFilter']
     SCHEDULER_FLAGS = {'gpu_numa.weight_multiplier': 4.0}
 
     def bench_farm(self):

@@ -4,19 +4,28 @@ Upgrade-check style, like ``nova-status upgrade check``: each check gives
 Success, Warning or Failure with details, and the exit code is the worst
 of them (0, 1 or 2). Run it on a controller with nova.conf: it reads the
 scheduler options there, the flavors from the API database and the render
-node providers from Placement.
+node providers from Placement. As in nova-status, an unreachable Placement
+or database fails only the checks that need it, with the reason; the
+configuration checks still run.
 """
 
+import dataclasses
 import textwrap
 import types
+import typing as ty
+import urllib.parse
 
+from oslo_log import log as logging
 from oslo_upgradecheck import upgradecheck
+from oslo_utils import strutils
 
 from nova_gpu_numa_sched.cmd import output
 from nova_gpu_numa_sched.cmd import placement as placement_cmd
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import nova_compat
 from nova_gpu_numa_sched.scheduler import request
+
+LOG = logging.getLogger(__name__)
 
 Code = upgradecheck.Code
 Result = upgradecheck.Result
@@ -106,12 +115,20 @@ def check_weigher(conf):
 
 
 def check_compute_driver(conf, fleet):
-    """This host's compute_driver, and which compute nodes report GPUs."""
+    """This host's compute_driver, and which compute nodes report GPUs.
+
+    :param fleet: a Source of the Placement fleet
+    """
     local = conf.compute_driver
     if local and local != COMPUTE_DRIVER:
         return Result(Code.FAILURE, (
             'this nova.conf sets compute_driver = %s; compute hosts with '
             'GPUs need compute_driver = %s.' % (local, COMPUTE_DRIVER)))
+    if fleet.error:
+        return Result(Code.FAILURE, (
+            'cannot tell which compute nodes report render nodes: %s' %
+            fleet.error))
+    fleet = fleet.value
     without = fleet.hosts_without_render()
     with_render = sorted({rp.host for rp in fleet.render})
     if not with_render:
@@ -149,8 +166,14 @@ def _flavor_problems(extra_specs):
 
 
 def check_flavors(flavors):
-    """Flavors that ask for a render slot can be placed."""
-    render = [f for f in flavors if request.render_slots_requested(
+    """Flavors that ask for a render slot can be placed.
+
+    :param flavors: a Source of every flavor
+    """
+    if flavors.error:
+        return Result(Code.FAILURE, 'cannot read the flavors: %s' %
+                      flavors.error)
+    render = [f for f in flavors.value if request.render_slots_requested(
         types.SimpleNamespace(flavor=f))]
     bad = []
     for flavor in render:
@@ -169,6 +192,11 @@ def check_flavors(flavors):
 
 
 def check_provider_traits(fleet):
+    """:param fleet: a Source of the Placement fleet"""
+    if fleet.error:
+        return Result(Code.FAILURE, 'cannot read the render node '
+                      'providers: %s' % fleet.error)
+    fleet = fleet.value
     missing = [rp.name for rp in fleet.render if rp.cell is None]
     if missing:
         return Result(Code.FAILURE, (
@@ -203,17 +231,75 @@ def _all_flavors():
     return objects.FlavorList.get_all(nova_context.get_admin_context())
 
 
-def run_checks(conf, placement, flavors=None):
-    """[(name, Result)] in a fixed order."""
-    fleet = placement.fleet()
-    if flavors is None:
-        flavors = _all_flavors()
+@dataclasses.dataclass
+class Source:
+    """What one service gave the checks, or why it could not."""
+
+    value: ty.Any = None
+    #: One line naming the service, the option to look at and the cause.
+    error: ty.Optional[str] = None
+
+
+def _secrets(conf):
+    """Passwords in nova.conf that an error message might quote."""
+    found = set()
+    for group in ('database', 'api_database'):
+        try:
+            found.add(urllib.parse.urlsplit(conf[group].connection).password)
+        except Exception:
+            pass  # not set, or not a URL: nothing to hide
+    try:
+        found.add(conf.placement.password)
+    except Exception:
+        pass  # the auth plugin in use has no password option
+    return {secret for secret in found if secret}
+
+
+def _one_line(error, secrets):
+    text = ' '.join(str(error).split()) or type(error).__name__
+    for secret in secrets:
+        text = text.replace(secret, '***')
+    return strutils.mask_password(text)
+
+
+def read_source(read, where, secrets=()):
+    """Source of read(); any failure becomes the reason, never a crash.
+
+    :param where: what was read and the nova.conf options that say how,
+        for a message an operator can act on
+    """
+    try:
+        return Source(value=read())
+    except placement_cmd.PlacementError as e:
+        # Already names [placement] and the request.
+        return Source(error=_one_line(e, secrets))
+    except Exception as e:
+        LOG.debug('Reading %s failed', where, exc_info=True)
+        return Source(error='cannot read %s: %s: %s' % (
+            where, type(e).__name__, _one_line(e, secrets)))
+
+
+def run_checks(conf, placement_factory=None, flavors=None):
+    """[(name, Result)] in a fixed order.
+
+    :param placement_factory: makes the Placement reader; its failure to
+        connect or read fails the checks that need Placement only
+    :param flavors: a list of flavors, instead of the API database's
+    """
+    secrets = _secrets(conf)
+    placement_factory = placement_factory or placement_cmd.Placement
+    fleet = read_source(lambda: placement_factory().fleet(),
+                        'Placement ([placement] in nova.conf)', secrets)
+    flavor_source = read_source(
+        _all_flavors if flavors is None else lambda: flavors,
+        'Nova\'s API database ([api_database] connection in nova.conf)',
+        secrets)
     return [
         ('Nova version', check_nova_version()),
         ('Scheduler filter', check_filters(conf)),
         ('Load weigher', check_weigher(conf)),
         ('Compute driver', check_compute_driver(conf, fleet)),
-        ('Render flavors', check_flavors(flavors)),
+        ('Render flavors', check_flavors(flavor_source)),
         ('Provider cell traits', check_provider_traits(fleet)),
     ]
 
@@ -246,7 +332,7 @@ def render_json(results):
 
 
 def run(args, conf, placement_factory=placement_cmd.Placement):
-    results = run_checks(conf, placement_factory())
+    results = run_checks(conf, placement_factory)
     text = (render_json(results) if args.format == output.FORMAT_JSON
             else render_table(results))
     return exit_code(results), text

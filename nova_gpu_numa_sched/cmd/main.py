@@ -5,7 +5,8 @@ Reads nova.conf like nova-manage and nova-status (``--config-file``,
 uses the same ``[placement]`` credentials, databases and ``[libvirt]
 connection_uri`` as Nova's services. Whatever fails, it prints one line on
 stderr naming what failed and exits non-zero, never a traceback unless
-``--debug`` asks for it.
+``--debug`` asks for it; ``check`` reports an unreachable Placement or
+database as the Failure of the checks that need it, as nova-status does.
 """
 
 import argparse

@@ -133,8 +133,9 @@ def resolve_detailed(discovered, entries, host_cells, default_slots):
 
     The decisions of resolve(), with the reason and the fix for every node
     left out, so that an operator tool can show them; nothing is logged.
+    A host whose libvirt reports no NUMA cells counts as one cell 0.
     """
-    host_cells = sorted(host_cells)
+    host_cells = sorted(host_cells) or [0]
     result = Resolution()
     for node in discovered:
         match, value = _match_hint(node)
@@ -157,8 +158,8 @@ def resolve_detailed(discovered, entries, host_cells, default_slots):
                 node, LEFT_NO_SLOTS, 'has 0 slots in %s' % OPTION,
                 'give it "slots" >= 1 in %s' % OPTION))
             continue
-        if numa_node is None and len(host_cells) <= 1:
-            numa_node = host_cells[0] if host_cells else 0
+        if numa_node is None and len(host_cells) == 1:
+            numa_node = host_cells[0]
             source = SOURCE_SINGLE_CELL
         if numa_node is None:
             result.left_out.append(LeftOut(
@@ -168,13 +169,19 @@ def resolve_detailed(discovered, entries, host_cells, default_slots):
                 'set its cell in %s, e.g. {"%s": "%s", "numa_node": 0}' % (
                     OPTION, match, value)))
             continue
-        if host_cells and numa_node not in host_cells:
+        if numa_node not in host_cells:
+            # A provider on a cell Nova's host topology lacks could never
+            # be used: no guest cell can be fitted there.
+            if source == SOURCE_FIRMWARE:
+                fix = 'set its cell in %s, e.g. {"%s": "%s", "numa_node": ' \
+                      '%d}' % (OPTION, match, value, host_cells[0])
+            else:
+                fix = 'correct "numa_node" for {"%s": "%s"} in %s' % (
+                    match, value, OPTION)
             result.left_out.append(LeftOut(
                 node, LEFT_NOT_A_HOST_CELL,
-                'is on NUMA node %d, which is not one of the host cells %s' % (
-                    numa_node, host_cells),
-                'correct "numa_node" for {"%s": "%s"} in %s' % (
-                    match, value, OPTION)))
+                'is on NUMA node %d (from %s), which is not one of the host '
+                'cells %s' % (numa_node, source, host_cells), fix))
             continue
         result.exposed.append(dataclasses.replace(
             node, slots=slots, numa_node=numa_node))
@@ -189,6 +196,8 @@ def resolve(discovered, entries, host_cells, default_slots):
     overrides slots and NUMA node. A node without a known NUMA node lands on
     the only cell of a single-cell host; on a multi-cell host it is left out
     with a warning naming the fix, because guessing would break affinity.
+    A node on a NUMA node that is not a host cell is left out with a
+    warning as well: no guest could ever be placed on its cell.
     """
     result = resolve_detailed(discovered, entries, host_cells, default_slots)
     for left in result.left_out:

@@ -333,6 +333,41 @@ class CheckTest(CommandTestBase):
         self.assertIn('compute_driver = gpu_numa.GpuNumaLibvirtDriver',
                       checks['Compute driver'][1])
 
+    def test_unreachable_placement_fails_only_its_checks(self):
+        """As nova-status: every check runs, Placement's ones fail."""
+        code, before = self.checks()
+        self.assertEqual(0, code, before)
+        # Placement's address becomes a closed port (the discard port),
+        # as a stopped or firewalled Placement looks to the client.
+        self.placement.fixture.endpoint = 'http://127.0.0.1:9'
+        code, checks = self.checks()
+        self.assertEqual(2, code, checks)
+        self.assertEqual(list(before), list(checks))
+        # The configuration and the API database are still read.
+        for name in ('Nova version', 'Scheduler filter', 'Load weigher',
+                     'Render flavors'):
+            self.assertEqual(before[name], checks[name])
+        for name in ('Compute driver', 'Provider cell traits'):
+            result, details = checks[name]
+            self.assertEqual('Failure', result)
+            self.assertIn('cannot reach Placement (GET /resource_providers) '
+                          'with the [placement] options of nova.conf: ',
+                          details)
+            self.assertIn('127.0.0.1:9', details)
+
+        # A wrong driver in this nova.conf is still named.
+        self.flags(compute_driver='libvirt.LibvirtDriver')
+        code, checks = self.checks()
+        self.assertIn('this nova.conf sets compute_driver = '
+                      'libvirt.LibvirtDriver', checks['Compute driver'][1])
+
+        code, table, err = self.nova_gpu_numa('check')
+        self.assertEqual((2, ''), (code, err))
+        self.assertEqual(['CHECK', 'RESULT'], table.splitlines()[0].split())
+        self.assertIn('Provider cell traits   Failure', table)
+        self.assertIn('Load weigher           Success', table)
+        self.assertNotIn('Traceback', table)
+
 
 class ErrorPathsTest(CommandTestBase):
 
@@ -353,11 +388,20 @@ class ErrorPathsTest(CommandTestBase):
     def test_bad_credentials(self):
         # Placement answers 401 to a request without a valid token.
         self.placement.fixture.token = None
-        for command in ('status', 'check'):
-            self.assertOneLineError(
-                self.nova_gpu_numa(command),
-                'nova-gpu-numa %s: Placement rejected the credentials of '
-                '[placement]' % command, 'HTTP 401')
+        self.assertOneLineError(
+            self.nova_gpu_numa('status'),
+            'nova-gpu-numa status: Placement rejected the credentials of '
+            '[placement]', 'HTTP 401')
+        # check reports it as the Failure of the checks that need it.
+        code, out, err = self.nova_gpu_numa('check', '--format', 'json')
+        self.assertEqual((2, ''), (code, err))
+        checks = {c['check']: c for c in json.loads(out)['checks']}
+        self.assertEqual('Success', checks['Scheduler filter']['result'])
+        for name in ('Compute driver', 'Provider cell traits'):
+            self.assertEqual('Failure', checks[name]['result'])
+            self.assertIn('Placement rejected the credentials of '
+                          '[placement] in nova.conf (HTTP 401',
+                          checks[name]['details'])
 
     def test_unreadable_config(self):
         missing = self.conf_file + '.missing'

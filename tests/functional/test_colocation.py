@@ -49,5 +49,21 @@ class FlavorValidationTest(base.GpuNumaTestBase):
             self.assertEqual(400, error.response.status_code)
 
     def test_valid_slot_specs_accepted(self):
-        self.phone_flavor()
-        self.phone_flavor(group='_GPU')
+        """Valid render specs are stored as given and the phone boots."""
+        self.start_gpu_compute('host1', cells=2,
+                               gpus=fake_drm.gpus_on_cells([1]))
+        for group, policy in (('', 'required'), ('_GPU', 'preferred')):
+            wanted = {'hw:numa_nodes': '1',
+                      'resources%s:CUSTOM_GPU_RENDER_SLOT' % group: '1',
+                      'gpu_numa:affinity_policy': policy}
+            flavor = self.phone_flavor(group=group, extra_spec={
+                'gpu_numa:affinity_policy': policy})
+            # Read back through the API, as a user sees them.
+            self.assertEqual(wanted,
+                             self.api.get_extra_specs(flavor))
+            self.assertEqual(wanted,
+                             self.api.get_flavor(flavor)['extra_specs'])
+            server = self._create_server(
+                name='phone%s' % group, flavor_id=flavor, networks='none')
+            self.assertEqual('ACTIVE', server['status'])
+            self.assertEqual(1, self.assertColocated(server).gpu_cell)

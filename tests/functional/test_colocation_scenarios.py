@@ -12,10 +12,14 @@ from lxml import etree
 from nova import exception
 from nova.tests.fixtures import libvirt as fakelibvirt
 
+from nova_gpu_numa_sched.cmd import discover
+from nova_gpu_numa_sched.compute import device_spec
 from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched import names
 from tests.functional import base
 from tests.functional import fake_drm
+
+CONF = base.CONF
 
 
 def _spec(**entry):
@@ -297,6 +301,31 @@ class DeviceSpecTest(ColocationScenarioBase):
         placed = self.assertOnCell(server, 0)
         self.assertEqual(('single', single.devnode),
                          (placed.host, placed.rendernode))
+
+    def test_firmware_cell_the_host_lacks(self):
+        """Not reported (warning, fix named); discover says the same."""
+        gpus = fake_drm.gpus_on_cells([1, 3])
+        self.start_gpu_compute('host1', cells=2, gpus=gpus)
+        on_1, on_3 = gpus
+        self.assertEqual([placement_report.provider_name('host1',
+                                                         on_1.pci_address)],
+                         list(self.render_providers('host1')))
+        fix = ('{"pci_address": "%s", "numa_node": 0}' % on_3.pci_address)
+        self.assertNotEqual([], self.log_lines(
+            'WARNING', on_3.devnode, 'is on NUMA node 3 (from firmware), '
+            'which is not one of the host cells [0, 1]', fix))
+
+        # discover, over the compute's own libvirt connection.
+        data = discover.collect(
+            self.computes['host1'].driver._host.get_connection(), CONF,
+            sysfs_root=self.sysfs_root)
+        self.assertEqual(list(self.render_providers('host1')),
+                         [n['provider_name'] for n in data['render_nodes']])
+        self.assertEqual(
+            [(on_3.devnode, device_spec.LEFT_NOT_A_HOST_CELL)],
+            [(left['devnode'], left['reason'])
+             for left in data['left_out']])
+        self.assertIn(fix, data['left_out'][0]['fix'])
 
     def test_invalid_device_spec_stops_compute(self):
         """A typo must stop the service, naming the option."""

@@ -79,25 +79,48 @@ class DiscoverCommandTest(DiscoverTestBase):
         data = json.loads(out)
         self.assertEqual('test://' + self.host_file, data['libvirt_uri'])
         # A custom test-driver host has no NUMA cells in its capabilities,
-        # so the driver treats it as one cell: renderD130 lands on cell 0.
+        # so the driver treats it as one cell 0: renderD130 lands on cell 0,
+        # and renderD129, whose firmware says NUMA node 1, is left out: no
+        # guest could be placed on a cell the host does not have.
         self.assertEqual([], data['cells'])
-        self.assertEqual([], data['left_out'])
         nodes = {n['devnode']: n for n in data['render_nodes']}
         self.assertEqual(
             [('/dev/dri/renderD128', '0000:03:00.0', 0, 'firmware', 4),
-             ('/dev/dri/renderD129', '0000:83:00.0', 1, 'firmware', 4),
              ('/dev/dri/renderD130', '0000:c1:00.0', 0, 'single-cell', 4)],
             [(n['devnode'], n['pci_address'], n['cell'], n['cell_source'],
               n['slots']) for n in data['render_nodes']])
-        d129 = nodes['/dev/dri/renderD129']
-        self.assertEqual('%s_render_0000:83:00.0' % data['host'],
-                         d129['provider_name'])
+        d128 = nodes['/dev/dri/renderD128']
+        self.assertEqual('%s_render_0000:03:00.0' % data['host'],
+                         d128['provider_name'])
         self.assertEqual(['CUSTOM_GPU_PRODUCT_73BF', 'CUSTOM_GPU_VENDOR_1002',
-                          'CUSTOM_NUMA_NODE_1', 'OWNER_NOVA'],
-                         d129['traits'])
+                          'CUSTOM_NUMA_NODE_0', 'OWNER_NOVA'],
+                         d128['traits'])
         self.assertEqual(('0x1002', '0x73bf', None),
-                         (d129['vendor_id'], d129['product_id'],
-                          d129['utilization_percent']))
+                         (d128['vendor_id'], d128['product_id'],
+                          d128['utilization_percent']))
+        self.assertEqual(
+            [{'devnode': '/dev/dri/renderD129',
+              'pci_address': '0000:83:00.0', 'firmware_cell': 1,
+              'reason': device_spec.LEFT_NOT_A_HOST_CELL,
+              'detail': 'is on NUMA node 1 (from firmware), which is not '
+                        'one of the host cells [0]',
+              'fix': 'set its cell in [gpu_numa] device_spec, e.g. '
+                     '{"pci_address": "0000:83:00.0", "numa_node": 0}'}],
+            data['left_out'])
+
+        # The fix it prints places the node on the host's cell.
+        code, out, err = self.discover('--format', 'json', device_spec_lines=(
+            '{"pci_address": "0000:83:00.0", "numa_node": 0}',
+            '{"devnode": "/dev/dri/renderD1*"}'))
+        self.assertEqual((0, ''), (code, err))
+        data = json.loads(out)
+        self.assertEqual([], data['left_out'])
+        self.assertEqual(
+            [('/dev/dri/renderD128', 0, 'firmware'),
+             ('/dev/dri/renderD129', 0, 'device_spec'),
+             ('/dev/dri/renderD130', 0, 'single-cell')],
+            [(n['devnode'], n['cell'], n['cell_source'])
+             for n in data['render_nodes']])
 
     def test_table_fits_80_columns(self):
         code, out, err = self.discover()
@@ -119,24 +142,24 @@ class DiscoverCommandTest(DiscoverTestBase):
             out) for s in family.samples]
         totals = {s.labels['devnode']: s for s in samples
                   if s.name == 'nova_gpu_numa_slots_total'}
-        self.assertEqual(3, len(totals))
+        self.assertEqual(2, len(totals))
         d128 = totals['/dev/dri/renderD128']
         self.assertEqual(4.0, d128.value)
         self.assertEqual('0', d128.labels['cell'])
         self.assertEqual('0000:03:00.0', d128.labels['pci_address'])
         left = [s for s in samples
                 if s.name == 'nova_gpu_numa_render_nodes_left_out']
-        self.assertEqual([0.0], [s.value for s in left])
+        self.assertEqual([1.0], [s.value for s in left])
 
     def test_device_spec_selects_and_places(self):
         code, out, err = self.discover('--format', 'json', device_spec_lines=(
-            '{"pci_address": "0000:c1:00.0", "numa_node": 1, "slots": 2}',
+            '{"pci_address": "0000:c1:00.0", "numa_node": 0, "slots": 2}',
             '{"devnode": "/dev/dri/renderD128"}'))
         self.assertEqual((0, ''), (code, err))
         data = json.loads(out)
         self.assertEqual(
             [('/dev/dri/renderD128', 0, 'firmware', 4),
-             ('/dev/dri/renderD130', 1, 'device_spec', 2)],
+             ('/dev/dri/renderD130', 0, 'device_spec', 2)],
             [(n['devnode'], n['cell'], n['cell_source'], n['slots'])
              for n in data['render_nodes']])
         (left,) = data['left_out']
@@ -468,21 +491,84 @@ class ConsoleScriptTest(DiscoverTestBase):
             # Nothing listens on the discard port.
             f.write('[placement]\nauth_type = none\n'
                     'endpoint_override = http://127.0.0.1:9\n')
-        for command in ('status', 'check'):
-            result = self.run_script('--config-file', path, command)
-            self.assertEqual(3, result.returncode, result.stderr)
-            self.assertEqual('', result.stdout)
-            self.assertEqual(1, len(result.stderr.splitlines()),
-                             result.stderr)
-            self.assertIn('nova-gpu-numa %s: cannot reach Placement with '
-                          'the [placement] options of nova.conf' % command,
-                          result.stderr)
+        result = self.run_script('--config-file', path, 'status')
+        self.assertEqual(3, result.returncode, result.stderr)
+        self.assertEqual('', result.stdout)
+        self.assertEqual(1, len(result.stderr.splitlines()), result.stderr)
+        self.assertIn('nova-gpu-numa status: cannot reach Placement with '
+                      'the [placement] options of nova.conf', result.stderr)
+
+    def write_unreachable_conf(self, api_database):
+        path = os.path.join(self.tmp, 'nova.conf')
+        with open(path, 'w') as f:
+            # Keystone on the discard port, where nothing listens.
+            f.write('[placement]\nauth_type = password\n'
+                    'auth_url = http://127.0.0.1:9/identity\n'
+                    'username = nova\npassword = PlacementS3cret\n'
+                    'user_domain_name = Default\nproject_name = service\n'
+                    'project_domain_name = Default\n'
+                    '[api_database]\nconnection = %s\n' % api_database)
+        return path
+
+    def test_check_runs_every_check_without_placement_and_database(self):
+        """As nova-status upgrade check: Failures with reasons, exit 2."""
+        # An API database in a directory that does not exist.
+        path = self.write_unreachable_conf(
+            'sqlite:///%s/missing/nova_api.sqlite' % self.tmp)
+        result = self.run_script('--config-file', path, 'check',
+                                 '--format', 'json')
+        self.assertEqual(2, result.returncode, result.stderr)
+        self.assertEqual('', result.stderr)
+        checks = {c['check']: c for c in json.loads(result.stdout)['checks']}
+        self.assertEqual(
+            ['Nova version', 'Scheduler filter', 'Load weigher',
+             'Compute driver', 'Render flavors', 'Provider cell traits'],
+            list(checks))
+        # The configuration checks ran: Nova's default filters lack the
+        # plugin's, its weigher is missing.
+        self.assertEqual('Success', checks['Nova version']['result'])
+        self.assertEqual('Failure', checks['Scheduler filter']['result'])
+        self.assertIn('enabled_filters has neither GpuNumaTopologyFilter',
+                      checks['Scheduler filter']['details'])
+        self.assertEqual('Warning', checks['Load weigher']['result'])
+        for name in ('Compute driver', 'Provider cell traits'):
+            self.assertEqual('Failure', checks[name]['result'])
+            self.assertIn('cannot reach Placement with the [placement] '
+                          'options of nova.conf', checks[name]['details'])
+        flavors = checks['Render flavors']
+        self.assertEqual('Failure', flavors['result'])
+        self.assertIn('cannot read the flavors: cannot read Nova\'s API '
+                      'database ([api_database] connection in nova.conf): ',
+                      flavors['details'])
+        self.assertIn('unable to open database file', flavors['details'])
+
+        table = self.run_script('--config-file', path, 'check')
+        self.assertEqual((2, ''), (table.returncode, table.stderr))
+        self.assertIn('Render flavors         Failure', table.stdout)
+        self.assertTrue(all(len(line) <= 80
+                            for line in table.stdout.splitlines()),
+                        table.stdout)
+        for output in (result.stdout, table.stdout):
+            self.assertNotIn('S3cret', output)
+            self.assertNotIn('Traceback', output)
+
+    def test_check_hides_passwords_an_error_quotes(self):
+        # SQLAlchemy quotes this URL, password and all, in its error.
+        path = self.write_unreachable_conf(
+            'sqlite://nova:DbS3cret@/%s/nova_api.sqlite' % self.tmp)
+        result = self.run_script('--config-file', path, 'check',
+                                 '--format', 'json')
+        self.assertEqual((2, ''), (result.returncode, result.stderr))
+        checks = {c['check']: c for c in json.loads(result.stdout)['checks']}
+        self.assertIn('Invalid SQLite URL: sqlite://nova:***@/',
+                      checks['Render flavors']['details'])
+        self.assertNotIn('S3cret', result.stdout)
 
     def test_discover_json(self):
         result = self.run_script('--config-file', self.write_conf(),
                                  'discover', '--format', 'json')
         self.assertEqual(0, result.returncode, result.stderr)
-        self.assertEqual(3, len(json.loads(result.stdout)['render_nodes']))
+        self.assertEqual(2, len(json.loads(result.stdout)['render_nodes']))
 
     def test_discover_instances_on_this_host(self):
         # The real /proc of the test machine: no QEMU of the test

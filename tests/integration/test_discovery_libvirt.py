@@ -235,6 +235,6 @@ class ResolveDiscoveredTestCase(LibvirtTestDriverTestCase):
             [('/dev/dri/renderD129', 1), ('/dev/dri/renderD130', 1),
              ('/dev/dri/renderD131', 1)],
             [(n.devnode, n.numa_node) for n in exposed])
-        self.assertIn('Render node /dev/dri/renderD128 is on NUMA node 0, '
-                      'which is not one of the host cells [1]',
-                      self.log.output)
+        self.assertIn('Render node /dev/dri/renderD128 is on NUMA node 0 '
+                      '(from firmware), which is not one of the host cells '
+                      '[1]', self.log.output)

@@ -81,6 +81,17 @@ class TestEndToEndRuns(testtools.TestCase):
             for line in ratios), proc.stdout)
         # The plugin run places every phone on its GPU's cell.
         self.assertIn('co-located plugin / stock: 4/4 vs ', proc.stdout)
+        # The plugin run uses the filter the install guide enables, in
+        # place of Nova's; the stock run Nova's own.
+        plugin, stock = [
+            line.split(':', 1)[1].strip().split(', ')
+            for line in proc.stdout.splitlines()
+            if line.strip().startswith('filters the scheduler ran:')]
+        self.assertIn('GpuNumaTopologyFilter', plugin)
+        self.assertNotIn('NUMATopologyFilter', plugin)
+        self.assertNotIn('GpuNumaAffinityFilter', plugin)
+        self.assertIn('NUMATopologyFilter', stock)
+        self.assertNotIn('GpuNumaTopologyFilter', stock)
 
     def test_too_many_phones_is_named(self):
         proc = run_benchmark('e2e_throughput.py', '--hosts', '1',
@@ -109,3 +120,22 @@ class TestFdinfoCostRuns(testtools.TestCase):
         proc = run_benchmark('fdinfo_cost.py', '--phones', '0')
         self.assertEqual(2, proc.returncode, proc.stdout)
         self.assertIn('--phones must be at least 1', proc.stdout)
+
+
+class TestStockProfileRuns(testtools.TestCase):
+
+    def test_tiny(self):
+        proc = run_benchmark('stock_profile.py', '--hosts', '6',
+                             '--repeat', '1')
+        self.assertEqual(0, proc.returncode, proc.stdout)
+        lines = [line.split() for line in proc.stdout.splitlines()]
+        heads = [line for line in lines if line[1:2] == ['request:']]
+        self.assertEqual(['render', 'plain'], [line[0] for line in heads])
+        # One RequestSpec clone per host, one fit per candidate.
+        clones = [line for line in lines if line[:2] == ['RequestSpec',
+                                                         'clones']]
+        fits = [line for line in lines if line[:2] == ['NUMA', 'fits']]
+        self.assertEqual([head[2] for head in heads],
+                         [line[line.index('calls') - 1] for line in clones])
+        self.assertEqual([head[4] for head in heads],
+                         [line[line.index('calls') - 1] for line in fits])

@@ -236,10 +236,37 @@ class ResolveTestCase(testtools.TestCase):
         self.assertEqual([], exposed)
         warnings = self.warnings()
         self.assertEqual(2, len(warnings), warnings)
-        self.assertIn('/dev/dri/renderD129 is on NUMA node 1, which is not '
-                      'one of the host cells [0]', warnings[0])
-        self.assertIn('/dev/dri/renderD130 is on NUMA node 4', warnings[1])
-        self.assertIn('[gpu_numa] device_spec', warnings[1])
+        self.assertIn('/dev/dri/renderD129 is on NUMA node 1 (from '
+                      'firmware), which is not one of the host cells [0]',
+                      warnings[0])
+        # The firmware's value is fixed by giving the cell in device_spec.
+        self.assertIn('Fix: set its cell in [gpu_numa] device_spec, e.g. '
+                      '{"pci_address": "0000:83:00.0", "numa_node": 0}',
+                      warnings[0])
+        self.assertIn('/dev/dri/renderD130 is on NUMA node 4 (from '
+                      'device_spec)', warnings[1])
+        self.assertIn('Fix: correct "numa_node" for {"pci_address": '
+                      '"0000:c1:00.0"} in [gpu_numa] device_spec', warnings[1])
+
+    def test_host_without_numa_cells_counts_as_cell_0(self):
+        """A node on any other cell than 0 could never be used there."""
+        result = device_spec.resolve_detailed([D128, D129, D130], [], [], 8)
+        self.assertEqual([(D128.key, 0), (D130.key, 0)],
+                         [(n.key, n.numa_node) for n in result.exposed])
+        (left,) = result.left_out
+        self.assertEqual((D129.key, device_spec.LEFT_NOT_A_HOST_CELL),
+                         (left.node.key, left.kind))
+        self.assertEqual('is on NUMA node 1 (from firmware), which is not '
+                         'one of the host cells [0]', left.reason)
+        self.assertEqual('set its cell in [gpu_numa] device_spec, e.g. '
+                         '{"pci_address": "0000:83:00.0", "numa_node": 0}',
+                         left.fix)
+        # The fix it names places the node.
+        exposed = self.resolve(
+            [D129], ['{"pci_address": "0000:83:00.0", "numa_node": 0}'],
+            cells=[])
+        self.assertEqual([(D129.key, 0)],
+                         [(n.key, n.numa_node) for n in exposed])
 
     def test_input_nodes_not_modified(self):
         exposed = self.resolve(
