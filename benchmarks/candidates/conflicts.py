@@ -12,17 +12,17 @@ re-reads the provider tree and tries again.
 
 A burst of ``--burst`` phones is claimed by ``--claimers`` threads (the
 scheduler's ``PUT /allocations``, each phone on a GPU with a free slot,
-spread as the load weigher spreads them) while ``--writers`` threads play
-the computes' updates: a pass over their GPUs each time
-``--phones-per-update`` more phones are placed (Nova's resource tracker
-updates a host's provider tree on every claim on it, and periodically),
-each GPU's reading (``busy = base + per phone x phones on it + noise``)
-turned into the trait by the plugin's own ``utilization.LoadBuckets``,
-written when it changed, with the generation the writer last saw, re-read
-after a 409 as Nova's report client does. The same burst and readings run
-without load traits, with undamped buckets and with the hysteresis.
-Counted: the claims' 409s, Placement's internal retries of allocation
-writes (its log), the trait writes and the writes refused.
+spread as the load weigher spreads them) in steps of
+``--phones-per-update`` phones; during each step ``--writers`` threads
+play the computes' update of every GPU (Nova's resource tracker updates a
+host's provider tree on every claim on it, and periodically): each GPU's
+reading (``busy = base + per phone x phones on it + noise``) turned into
+the trait by the plugin's own ``utilization.LoadBuckets``, written when it
+changed, with the generation the writer last saw, re-read after a 409 as
+Nova's report client does. The same burst and readings run without load
+traits, with undamped buckets and with the hysteresis. Counted: the
+claims' 409s, Placement's internal retries of allocation writes (its
+log), the trait writes and the writes refused.
 """
 
 import collections
@@ -73,11 +73,10 @@ class Readings:
                 rng.gauss(0, self.noise))
 
 
-class _Writer(threading.Thread):
+class _Writer:
     """The computes of some hosts, updating their GPUs' load traits."""
 
     def __init__(self, burst, gpus, margin):
-        super().__init__(daemon=True)
         self.burst, self.gpus, self.margin = burst, gpus, margin
         self.buckets = utilization.LoadBuckets()
         self.traits = {}
@@ -119,27 +118,24 @@ class _Writer(threading.Thread):
             return
         self.counts['given up'] += 1
 
-    def run(self):
+    def read_all(self):
         for gpu in self.gpus:
             self._read(gpu)
-        update = 0
-        while self.burst.wait_for_phones((update + 1) *
-                                         self.burst.phones_per_update):
-            update += 1
-            readings = {gpu: utilization.GpuUtilization(
-                self.burst.readings.busy(gpu, update,
-                                         self.burst.phones_on[gpu]), None)
-                for gpu in self.gpus}
-            wanted = self.buckets.traits(readings, self.burst.width,
-                                         self.margin)
-            for gpu in self.gpus:
-                traits = {t for t in self.traits[gpu]
-                          if not t.startswith(names.LOAD_TRAIT_PREFIX)}
-                traits.add(wanted[gpu])
-                if traits != self.traits[gpu]:
-                    self.counts['changes'] += 1
-                    self._write(gpu, traits)
-            self.counts['updates'] += len(self.gpus)
+
+    def update(self, number):
+        """One update of every GPU: read, bucket, write what changed."""
+        readings = {gpu: utilization.GpuUtilization(
+            self.burst.readings.busy(gpu, number, self.burst.phones_on[gpu]),
+            None) for gpu in self.gpus}
+        wanted = self.buckets.traits(readings, self.burst.width, self.margin)
+        for gpu in self.gpus:
+            traits = {t for t in self.traits[gpu]
+                      if not t.startswith(names.LOAD_TRAIT_PREFIX)}
+            traits.add(wanted[gpu])
+            if traits != self.traits[gpu]:
+                self.counts['changes'] += 1
+                self._write(gpu, traits)
+        self.counts['updates'] += len(self.gpus)
 
 
 class Burst:
@@ -150,10 +146,7 @@ class Burst:
         self.readings, self.width = readings, args.bucket_width
         self.phones_per_update = args.phones_per_update
         self.phones_on = collections.Counter()
-        self.placed = 0
         self._lock = threading.Lock()
-        self._progress = threading.Condition(self._lock)
-        self.done = False
         self.args = args
 
     def _claimer(self, work, results):
@@ -178,51 +171,48 @@ class Burst:
                 continue
             with self._lock:
                 results['placed'] += 1
-                self.placed += 1
                 self.phones_on[gpu] += 1
-                self._progress.notify_all()
-
-    def wait_for_phones(self, count):
-        """Wait until ``count`` phones are placed; False once all are."""
-        with self._progress:
-            self._progress.wait_for(lambda: self.placed >= count or
-                                    self.done)
-            return not self.done
 
     def run(self, margin):
-        """Claim the burst; margin None: no load traits at all."""
+        """Claim the burst; margin None: no load traits at all.
+
+        In steps: in each, the claimers place the next
+        ``phones_per_update`` phones while every writer runs one update
+        of its GPUs, so that every update races claims however fast
+        either side is on this machine.
+        """
         args = self.args
         rng = random.Random('%s-order' % args.seed)
         gpus = sorted(self.fleet.gpus)
         rng.shuffle(gpus)
-        work = queue.Queue()
-        for index in range(args.burst):
-            work.put(gpus[index % len(gpus)])
+        phones = [gpus[index % len(gpus)] for index in range(args.burst)]
         writers = []
         if margin is not None:
             share = -(-len(gpus) // args.writers)
             writers = [_Writer(self, sorted(gpus[i:i + share]), margin)
                        for i in range(0, len(gpus), share)]
         for writer in writers:
-            writer.start()
+            writer.read_all()
         results = collections.Counter()
-        claimers = [threading.Thread(target=self._claimer,
-                                     args=(work, results), daemon=True)
-                    for _ in range(args.claimers)]
         start = time.perf_counter()
-        for claimer in claimers:
-            claimer.start()
-        for claimer in claimers:
-            claimer.join()
-        elapsed = time.perf_counter() - start
-        with self._progress:
-            self.done = True
-            self._progress.notify_all()
-        for writer in writers:
-            writer.join()
+        step = self.phones_per_update
+        for number, first in enumerate(range(0, len(phones), step), 1):
+            work = queue.Queue()
+            for gpu in phones[first:first + step]:
+                work.put(gpu)
+            threads = [threading.Thread(target=self._claimer,
+                                        args=(work, results))
+                       for _ in range(args.claimers)]
+            threads += [threading.Thread(target=writer.update,
+                                         args=(number,))
+                        for writer in writers]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        results['seconds'] = time.perf_counter() - start
         for writer in writers:
             results.update(writer.counts)
-        results['seconds'] = elapsed
         return results
 
 
@@ -242,7 +232,7 @@ def run(placement, args):
     log.propagate = False
     placement.configure(allocation_conflict_retry_count=args.retries)
     print('Part 3: a burst of %d phones on %s, %d claiming threads, %d '
-          'trait writers passing over their GPUs every %d phones placed; '
+          'trait writers updating their GPUs once per %d phones placed; '
           'readings: base 5-60 %% + %g %% per phone + noise (sigma %g %%), '
           'buckets of %d %%, allocation_conflict_retry_count = %d' % (
               args.burst, shape.label(), args.claimers, args.writers,

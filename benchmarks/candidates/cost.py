@@ -142,7 +142,8 @@ def run(placement, args, server_cpu):
             fleet = fleet_lib.populate(placement, case.shape)
             filled = time.perf_counter() - start
             fleet_lib.check_sample(placement, fleet)
-            queries = queries_for(case, args, hosts in args.levers_at)
+            queries = queries_for(case, args, hosts in args.levers_at and (
+                case.gpus in args.levers_gpus or not case.gpus))
             print('fleet %s (%s): %d providers written in %.1f s, sample '
                   'read back through the REST API: ok; %d queries x %d' % (
                       case.shape.label(), case.model,

@@ -21,6 +21,7 @@ def _run_worker(backend, args, url, server_pid, version, tmpdir):
     out_path = os.path.join(tmpdir, '%s-results.json' % backend)
     with open(job_path, 'w') as f:
         json.dump({'backend': backend, 'args': vars(args), 'url': url,
+                   'db_path': os.path.join(tmpdir, '%s.db' % backend),
                    'server_pid': server_pid, 'version': version,
                    'out': out_path}, f)
     print('\n== %s (%s) ==' % (backend, version), flush=True)
@@ -67,7 +68,11 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix='placement-cost-') as tmpdir:
         for backend in args.backends:
             run = _sqlite if backend == 'sqlite' else _mariadb
-            results.append(run(args, tmpdir))
+            try:
+                results.append(run(args, tmpdir))
+            except (RuntimeError, mariadb.MariaDBError) as e:
+                print('placement_cost.py: %s' % e, file=sys.stderr)
+                return 1
     print('\nload average at the end: %.1f %.1f %.1f' % os.getloadavg())
     for res in results:
         for part, table in (('cost', report.cost_table),

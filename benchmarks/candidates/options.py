@@ -30,6 +30,9 @@ def _parser():
     add('--levers-at', type=int, nargs='*', default=[1000],
         help='fleet sizes on which every lever is timed (default 1000; '
              'the others get defaults and randomize only)')
+    add('--levers-gpus', type=int, nargs='*', default=None,
+        help='GPUs per host of the fleets on which every lever is timed '
+             '(default: all of --gpus)')
     add('--caps', type=int, nargs='+', default=[1000, 200],
         help='[placement] max_allocation_candidates of the levers '
              '(default 1000 200)')
@@ -99,6 +102,8 @@ def parse_args(argv):
         args.balance_limit, args.boots, args.balance_caps = 5, 10, [4]
         args.conflict_hosts, args.conflict_gpus, args.burst = 4, 2, 24
         args.phones_per_update = 2
+    if args.levers_gpus is None:
+        args.levers_gpus = list(args.gpus)
     if args.phones_per_update is None:
         args.phones_per_update = args.conflict_hosts
     if args.balance_caps is None:

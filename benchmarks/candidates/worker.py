@@ -9,7 +9,6 @@ back from the file named in it.
 import json
 import os
 import sys
-import tempfile
 import warnings
 
 # Run as a script: the repository root is two levels up.
@@ -34,35 +33,29 @@ class Options:
 
 def run(job):
     args = Options(job['args'])
-    db_path = None
     if job['url']:
         placement = placement_app.Placement(url=job['url'])
     else:
-        fd, db_path = tempfile.mkstemp(prefix='placement-cost-',
-                                       suffix='.db')
-        os.close(fd)
-        placement = placement_app.Placement(db_path)
+        # In main's temporary directory, removed with it whatever happens
+        # to this process.
+        placement = placement_app.Placement(job['db_path'])
     server_cpu = (timing.ProcessClock(job['server_pid'])
                   if job['server_pid'] else timing._no_server)
     results = {'backend': job['backend'], 'version': job['version']}
-    try:
-        if not args.skip_cost:
-            results['cost'] = cost.run(placement, args, server_cpu)
-        if not args.skip_balance:
-            results['balance'] = balance.run(placement, args, server_cpu)
-        if args.skip_conflicts:
-            pass
-        elif placement.backend == 'sqlite':
-            # SQLite takes one writer at a time and makes the others wait
-            # or fail ("database is locked"): no production Placement
-            # runs concurrent claims on it.
-            print('Part 3 (claims racing trait writes) runs on MariaDB '
-                  'only: SQLite serialises writers.', flush=True)
-        else:
-            results['conflicts'] = conflicts.run(placement, args)
-    finally:
-        if db_path and os.path.exists(db_path):
-            os.unlink(db_path)
+    if not args.skip_cost:
+        results['cost'] = cost.run(placement, args, server_cpu)
+    if not args.skip_balance:
+        results['balance'] = balance.run(placement, args, server_cpu)
+    if args.skip_conflicts:
+        pass
+    elif placement.backend == 'sqlite':
+        # SQLite takes one writer at a time and makes the others wait or
+        # fail ("database is locked"): no production Placement runs
+        # concurrent claims on it.
+        print('Part 3 (claims racing trait writes) runs on MariaDB only: '
+              'SQLite serialises writers.', flush=True)
+    else:
+        results['conflicts'] = conflicts.run(placement, args)
     return results
 
 

@@ -3,9 +3,10 @@
 ``openstack-placement``'s own WSGI application (``placement.deploy``), with
 ``noauth2``, its schema made by its own migrations (``sync_on_startup``)
 on a SQLite file or on any database URL oslo.db takes (MariaDB through
-PyMySQL: ``mysql+pymysql://...``). Requests go straight into the WSGI pipeline with
-``webob``: every middleware, the microversion handling, the handlers and
-the SQL run; only the socket is skipped, so times are Placement's own.
+PyMySQL: ``mysql+pymysql://...``). Requests go straight into the WSGI
+pipeline with ``webob``: every middleware, the microversion handling, the
+handlers and the SQL run; only the socket is skipped, so times are
+Placement's own.
 
 The database engine of Placement is configured once per process
 (``placement.db_api.configure`` runs once), so one process has one
