@@ -80,6 +80,21 @@ Width of the utilisation buckets reported as ``CUSTOM_GPU_LOAD_<N>`` traits.
 Coarse buckets keep the traits of a render node's provider from changing on
 every periodic update.
 """),
+    cfg.FloatOpt(
+        'load_bucket_hysteresis_percent',
+        default=5.0,
+        min=0.0,
+        max=100.0,
+        help="""
+Hysteresis of the ``CUSTOM_GPU_LOAD_<N>`` trait, in utilisation percent.
+
+A render node keeps its load bucket until the reading leaves that bucket by
+more than this margin (bucket 30 with width 10 and margin 5: the trait
+changes below 25 % or from 45 % on). Every change of the trait bumps the
+provider's generation, and a claim that races the write is retried by
+Placement, so a reading that jitters around a bucket boundary should not
+change the trait each update. 0 reports the bucket of every reading.
+"""),
 ]
 
 

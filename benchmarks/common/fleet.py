@@ -21,6 +21,7 @@ from nova.compute import provider_tree
 from nova import objects
 import os_resource_classes as orc
 import os_traits
+from placement.db.sqlalchemy import models
 
 from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched.compute import render_node
@@ -57,7 +58,10 @@ class Shape:
     def label(self):
         if not self.gpus_per_host:
             return '%d hosts, no render providers' % self.hosts
-        return '%d hosts x %d GPUs' % (self.hosts, self.gpus_per_host)
+        text = '%d hosts x %d GPUs' % (self.hosts, self.gpus_per_host)
+        if self.slots_per_gpu != Shape.slots_per_gpu:
+            text += ' of %d slots' % self.slots_per_gpu
+        return text
 
 
 @dataclasses.dataclass
@@ -162,15 +166,13 @@ def populate(placement, shape, seed=0):
                     inventory, traits)
                 fleet.gpus[gpu_uuid] = (root_uuid,
                                         names.cell_from_traits(traits))
-        for table, rows in (('resource_providers', providers),
-                            ('inventories', inventories),
-                            ('resource_provider_traits', provider_traits)):
-            columns = sorted(rows[0])
-            conn.exec_driver_sql(
-                'INSERT INTO %s (%s) VALUES (%s)' % (
-                    table, ', '.join(columns),
-                    ', '.join('?' * len(columns))),
-                [tuple(row[c] for c in columns) for row in rows])
+        # SQLAlchemy Core statements: the same bulk insert on SQLite and
+        # on MariaDB (PyMySQL folds the rows into multi-row INSERTs).
+        for model, rows in ((models.ResourceProvider, providers),
+                            (models.Inventory, inventories),
+                            (models.ResourceProviderTrait, provider_traits)):
+            if rows:
+                conn.execute(model.__table__.insert(), rows)
     return fleet
 
 

@@ -34,23 +34,34 @@ def _register():
         _registered = True
 
 
-def flavor_extra_specs(render):
-    """The phone flavor's extra specs; without the slot for a plain guest."""
+def flavor_extra_specs(render, group=''):
+    """The phone flavor's extra specs; without the slot for a plain guest.
+
+    ``group``: the request group suffix of the slot ('' the unnumbered
+    group, with the guest's VCPU, MEMORY_MB and DISK_GB).
+    """
     specs = {'hw:numa_nodes': '1'}
     if render:
-        specs['resources:%s' % names.RESOURCE_CLASS] = '1'
+        specs['resources%s:%s' % (group, names.RESOURCE_CLASS)] = '1'
     return specs
 
 
-def request_spec(ctxt, render=True, vcpus=2, memory_mb=2048, disk_gb=8):
+def request_spec(ctxt, render=True, vcpus=2, memory_mb=2048, disk_gb=8,
+                 extra_specs=None):
     _register()
+    if extra_specs is None:
+        extra_specs = flavor_extra_specs(render)
     return request_spec_lib.build(
         ctxt, 'phone.2c2g' if render else 'plain.2c2g', vcpus, memory_mb,
-        disk_gb, flavor_extra_specs(render), flavorid='phone')
+        disk_gb, extra_specs, flavorid='phone')
 
 
 def allocation_candidates_path(render=True, limit=1000, **flavor):
-    """The path and query string Nova's scheduler requests."""
+    """The path and query string Nova's scheduler requests.
+
+    ``flavor``: vcpus, memory_mb, disk_gb, and ``extra_specs`` in place of
+    the phone's (or plain guest's) own.
+    """
     ctxt = nova_context.RequestContext(
         user_id='bench-user', project_id='bench-project', is_admin=True)
     spec = request_spec(ctxt, render=render, **flavor)

@@ -1,10 +1,12 @@
-"""The real Placement service in this process, on a database file.
+"""The real Placement service in this process, on a database of its own.
 
 ``openstack-placement``'s own WSGI application (``placement.deploy``), with
 ``noauth2``, its schema made by its own migrations (``sync_on_startup``)
-on a SQLite file. Requests go straight into the WSGI pipeline with
-``webob``: every middleware, the microversion handling, the handlers and
-the SQL run; only the socket is skipped, so times are Placement's own.
+on a SQLite file or on any database URL oslo.db takes (MariaDB through
+PyMySQL: ``mysql+pymysql://...``). Requests go straight into the WSGI
+pipeline with ``webob``: every middleware, the microversion handling, the
+handlers and the SQL run; only the socket is skipped, so times are
+Placement's own.
 
 The database engine of Placement is configured once per process
 (``placement.db_api.configure`` runs once), so one process has one
@@ -32,17 +34,24 @@ class PlacementError(Exception):
 
 
 class Placement:
-    """One in-process Placement application on ``db_path``."""
+    """One in-process Placement application on ``db_path`` or ``url``.
 
-    def __init__(self, db_path):
-        if os.path.exists(db_path):
-            os.unlink(db_path)
+    ``db_path``: a SQLite file, made anew; ``url``: an empty database on a
+    server (``[placement_database] connection``).
+    """
+
+    def __init__(self, db_path=None, url=None):
+        if (db_path is None) == (url is None):
+            raise ValueError('give a SQLite file or a database URL')
+        if url is None:
+            if os.path.exists(db_path):
+                os.unlink(db_path)
+            url = 'sqlite:///%s' % os.path.abspath(db_path)
         self.db_path = db_path
+        self.url = url
         self.conf = cfg.ConfigOpts()
         placement_conf.register_opts(self.conf)
-        self.conf.set_default(
-            'connection', 'sqlite:///%s' % os.path.abspath(db_path),
-            group='placement_database')
+        self.conf.set_default('connection', url, group='placement_database')
         self.conf([], project='placement', default_config_files=[])
         self.conf.set_override('sync_on_startup', True,
                                group='placement_database')
@@ -58,10 +67,21 @@ class Placement:
     def engine(self):
         return db_api.get_placement_engine()
 
+    @property
+    def backend(self):
+        """``sqlite`` or ``mysql``: the SQL dialect of the database."""
+        return self.engine.dialect.name
+
     def configure(self, **options):
-        """Set ``[placement]`` options; the next request reads them."""
+        """Set Placement options by name; the next request reads them.
+
+        Names are those of ``[placement]``, or of ``[workarounds]`` for
+        ``optimize_for_wide_provider_trees``.
+        """
         for name, value in options.items():
-            self.conf.set_override(name, value, group='placement')
+            group = ('workarounds' if name in self.conf.workarounds
+                     else 'placement')
+            self.conf.set_override(name, value, group=group)
 
     def request(self, method, path, body=None, version='1.39',
                 expect=(200, 201, 204)):
@@ -89,9 +109,16 @@ class Placement:
 
     def wipe(self):
         """Remove every provider, inventory, trait link and allocation."""
+        mysql = self.backend == 'mysql'
         with self.engine.begin() as conn:
+            if mysql:
+                # InnoDB checks each row's foreign keys as it goes, and a
+                # root provider refers to itself.
+                conn.exec_driver_sql('SET FOREIGN_KEY_CHECKS = 0')
             for table in _FLEET_TABLES:
                 conn.exec_driver_sql('DELETE FROM %s' % table)
+            if mysql:
+                conn.exec_driver_sql('SET FOREIGN_KEY_CHECKS = 1')
 
     def free_allocations(self):
         """Remove every allocation and consumer, keep the fleet."""

@@ -48,6 +48,8 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         self._service_host = CONF.host
         # Keeps the previous fdinfo sample of each GPU, for busy deltas.
         self._fdinfo = fdinfo.FdinfoReader(self.proc_root)
+        # The bucket each render node reported last, for hysteresis.
+        self._load_buckets = utilization.LoadBuckets()
         self._utilization_failed = once.WarnOnce(LOG)
         claim_cell.install()
 
@@ -107,11 +109,11 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         bug can never stop the render providers from being reported.
         """
         try:
-            width = CONF.gpu_numa.load_bucket_percent
             found = utilization.read_all(nodes, self.sysfs_root,
                                          self._fdinfo)
-            return {key: utilization.load_trait_for(value, width)
-                    for key, value in found.items()}
+            return self._load_buckets.traits(
+                found, CONF.gpu_numa.load_bucket_percent,
+                CONF.gpu_numa.load_bucket_hysteresis_percent)
         except Exception as e:
             self._utilization_failed(self._service_host, type(e).__name__,
                                      'Cannot read GPU utilisation; render '

@@ -73,11 +73,16 @@ class GpuLoadTest(base.GpuNumaTestBase):
     def write_busy_percent(self, devnode, percent):
         fake_drm.write_busy_percent(self.sysfs_root, devnode, percent)
 
-    def rp_traits(self, hostname, devnode):
+    def render_provider(self, hostname, devnode):
         gpu = next(g for g in self.drm[hostname].gpus if g.devnode == devnode)
-        rp = self.render_providers(hostname)[
+        return self.render_providers(hostname)[
             placement_report.provider_name(hostname, gpu.pci_address)]
-        return set(rp['traits'])
+
+    def rp_traits(self, hostname, devnode):
+        return set(self.render_provider(hostname, devnode)['traits'])
+
+    def rp_generation(self, hostname, devnode):
+        return self.render_provider(hostname, devnode)['generation']
 
     # Spreading -------------------------------------------------------------
 
@@ -141,6 +146,32 @@ class GpuLoadTest(base.GpuNumaTestBase):
         self.assertIn(busy, self.rp_traits('host1', '/dev/dri/renderD130'))
         self.assertEqual(('host1', '/dev/dri/renderD131'),
                          self.where(self.boot(flavor, 'phone1')))
+
+    def test_jitter_keeps_the_load_trait(self):
+        """Hysteresis: a reading around a boundary keeps the trait."""
+        gpu = ('host1', '/dev/dri/renderD128')
+        self.write_busy_percent(gpu[1], 38)
+        self.start_hosts('host1')
+        generation = self.rp_generation(*gpu)
+        for percent in (41, 36, 44):
+            self.write_busy_percent(gpu[1], percent)
+            self.run_periodics()
+            self.assertIn(names.load_trait(30), self.rp_traits(*gpu))
+        # Unchanged traits: no write, the generation stays.
+        self.assertEqual(generation, self.rp_generation(*gpu))
+        # Past the margin (5 by default) the trait moves.
+        self.write_busy_percent(gpu[1], 46)
+        self.run_periodics()
+        self.assertIn(names.load_trait(40), self.rp_traits(*gpu))
+
+    def test_no_hysteresis_follows_every_reading(self):
+        self.flags(load_bucket_hysteresis_percent=0, group='gpu_numa')
+        gpu = ('host1', '/dev/dri/renderD128')
+        self.write_busy_percent(gpu[1], 38)
+        self.start_hosts('host1')
+        self.write_busy_percent(gpu[1], 41)
+        self.run_periodics()
+        self.assertIn(names.load_trait(40), self.rp_traits(*gpu))
 
     # Packing ---------------------------------------------------------------
 

@@ -262,6 +262,75 @@ class BucketTestCase(testtools.TestCase):
             utilization.GpuUtilization(None, None), 10))
 
 
+class DampedBucketTestCase(testtools.TestCase):
+
+    def test_first_reading_is_its_bucket(self):
+        self.assertEqual(30, utilization.damped_bucket(34, 10, None, 5))
+
+    def test_jitter_across_a_boundary_keeps_the_bucket(self):
+        # Bucket 30 holds from 25 up to (not including) 45.
+        for percent in (25, 29.9, 30, 39.9, 40, 44.9):
+            self.assertEqual(30, utilization.damped_bucket(
+                percent, 10, 30, 5), percent)
+
+    def test_leaving_by_the_margin_moves(self):
+        self.assertEqual(20, utilization.damped_bucket(24.9, 10, 30, 5))
+        self.assertEqual(40, utilization.damped_bucket(45, 10, 30, 5))
+        self.assertEqual(0, utilization.damped_bucket(3, 10, 90, 5))
+        self.assertEqual(100, utilization.damped_bucket(100, 10, 30, 5))
+
+    def test_top_bucket_holds_just_below_full(self):
+        self.assertEqual(100, utilization.damped_bucket(96, 10, 100, 5))
+        self.assertEqual(90, utilization.damped_bucket(94, 10, 100, 5))
+
+    def test_no_margin_is_the_plain_bucket(self):
+        for percent in (29.9, 30, 40, 55):
+            self.assertEqual(utilization.bucket(percent, 10),
+                             utilization.damped_bucket(percent, 10, 30, 0))
+
+
+class LoadBucketsTestCase(testtools.TestCase):
+
+    def reading(self, percent):
+        return utilization.GpuUtilization(percent, None)
+
+    def test_trait_follows_the_damped_bucket(self):
+        buckets = utilization.LoadBuckets()
+        seen = [buckets.traits({'a': self.reading(p)}, 10, 5)['a']
+                for p in (38, 41, 39, 43, 46, 44, 41, 36)]
+        self.assertEqual(['CUSTOM_GPU_LOAD_30'] * 4 +
+                         ['CUSTOM_GPU_LOAD_40'] * 4, seen)
+
+    def test_undamped_changes_on_every_crossing(self):
+        buckets = utilization.LoadBuckets()
+        seen = [buckets.traits({'a': self.reading(p)}, 10, 0)['a']
+                for p in (38, 41, 39, 43)]
+        self.assertEqual(['CUSTOM_GPU_LOAD_30', 'CUSTOM_GPU_LOAD_40',
+                          'CUSTOM_GPU_LOAD_30', 'CUSTOM_GPU_LOAD_40'], seen)
+
+    def test_unknown_reading_drops_trait_and_history(self):
+        buckets = utilization.LoadBuckets()
+        buckets.traits({'a': self.reading(38)}, 10, 5)
+        self.assertEqual({'a': None}, buckets.traits({'a': None}, 10, 5))
+        # Afresh: 41 is bucket 40, not the 30 held before.
+        self.assertEqual({'a': 'CUSTOM_GPU_LOAD_40'},
+                         buckets.traits({'a': self.reading(41)}, 10, 5))
+        self.assertEqual({'a': None}, buckets.traits(
+            {'a': utilization.GpuUtilization(None, None)}, 10, 5))
+
+    def test_render_nodes_are_independent_and_forgotten(self):
+        buckets = utilization.LoadBuckets()
+        buckets.traits({'a': self.reading(38), 'b': self.reading(61)}, 10, 5)
+        self.assertEqual(
+            {'a': 'CUSTOM_GPU_LOAD_30', 'b': 'CUSTOM_GPU_LOAD_60'},
+            buckets.traits({'a': self.reading(42), 'b': self.reading(58)},
+                           10, 5))
+        # 'a' vanishes; when it returns it starts afresh.
+        buckets.traits({'b': self.reading(58)}, 10, 5)
+        self.assertEqual({'a': 'CUSTOM_GPU_LOAD_40'},
+                         buckets.traits({'a': self.reading(42)}, 10, 5))
+
+
 class FakeNVMLError(Exception):
 
     def __init__(self, value):

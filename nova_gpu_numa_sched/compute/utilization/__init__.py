@@ -164,6 +164,24 @@ def bucket(percent: float, width: int) -> int:
     return int(percent // width) * width
 
 
+def damped_bucket(percent: float, width: int, previous: ty.Optional[int],
+                  margin: float) -> int:
+    """The bucket of percent, kept at ``previous`` within ``margin``.
+
+    Hysteresis: a reading that jitters across a bucket boundary would
+    change the load trait, and so bump the provider's generation, on every
+    update, and a claim racing that write is retried. The bucket changes
+    only once the reading has left ``[previous - margin, previous + width
+    + margin)``.
+    """
+    current = bucket(percent, width)
+    if previous is None or margin <= 0 or current == previous:
+        return current
+    if previous - margin <= percent < previous + width + margin:
+        return previous
+    return current
+
+
 def load_trait_for(
     utilization: ty.Optional[GpuUtilization], width: int,
 ) -> ty.Optional[str]:
@@ -171,3 +189,34 @@ def load_trait_for(
     if utilization is None or utilization.percent is None:
         return None
     return names.load_trait(bucket(utilization.percent, width))
+
+
+class LoadBuckets:
+    """The load bucket last reported for each render node.
+
+    Turns readings into load traits with ``damped_bucket``; a render node
+    whose reading is unknown loses its trait and its history, so that it
+    starts afresh when reads work again.
+    """
+
+    def __init__(self):
+        self._last = {}
+
+    def traits(
+        self, readings: ty.Dict[str, ty.Optional[GpuUtilization]],
+        width: int, margin: float,
+    ) -> ty.Dict[str, ty.Optional[str]]:
+        """{render node key: load trait or None} of one update."""
+        result = {}
+        for key, value in readings.items():
+            if value is None or value.percent is None:
+                self._last.pop(key, None)
+                result[key] = None
+                continue
+            found = damped_bucket(value.percent, width, self._last.get(key),
+                                  margin)
+            self._last[key] = found
+            result[key] = names.load_trait(found)
+        for key in set(self._last) - set(readings):
+            del self._last[key]
+        return result
