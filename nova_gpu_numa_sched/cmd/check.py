@@ -12,6 +12,7 @@ import types
 
 from oslo_upgradecheck import upgradecheck
 
+from nova_gpu_numa_sched.cmd import common
 from nova_gpu_numa_sched.cmd import output
 from nova_gpu_numa_sched.cmd import placement as placement_cmd
 from nova_gpu_numa_sched import names
@@ -180,6 +181,60 @@ def check_provider_traits(fleet):
                   'NUMA cell trait.' % len(fleet.render))
 
 
+def socket_flavors(flavors):
+    """Names of the render flavors with ``gpu_numa:affinity_policy=socket``."""
+    return sorted(
+        flavor.name for flavor in flavors
+        if request.render_slots_requested(types.SimpleNamespace(
+            flavor=flavor)) and (flavor.extra_specs or {}).get(
+                names.AFFINITY_POLICY_KEY) == names.POLICY_SOCKET)
+
+
+def _without_sockets(node):
+    """Whether a compute node has a NUMA cell of unknown socket."""
+    # Imported here, as Nova is everywhere in this command: they pull in
+    # Nova's objects.
+    from nova import objects
+
+    from nova_gpu_numa_sched import cell_limits
+    if not node.numa_topology:
+        return True
+    topology = objects.NUMATopology.obj_from_db_obj(node.numa_topology)
+    return any(cell_limits.cell_socket(cell) is None
+               for cell in topology.cells)
+
+
+def check_socket_info(flavors, fleet, compute_nodes):
+    """Hosts where ``socket`` flavors lose their sibling cells.
+
+    :param compute_nodes: a callable returning the ComputeNodes of every
+        cell, asked only when a flavor uses the ``socket`` policy
+    """
+    wanting = socket_flavors(flavors)
+    if not wanting:
+        return Result(Code.SUCCESS, 'No render flavor uses %s=%s.' % (
+            names.AFFINITY_POLICY_KEY, names.POLICY_SOCKET))
+    with_render = {rp.host for rp in fleet.render}
+    nodes = [node for node in compute_nodes()
+             if node.hypervisor_hostname in with_render]
+    unknown = [node.hypervisor_hostname for node in nodes
+               if _without_sockets(node)]
+    if unknown:
+        return Result(Code.WARNING, (
+            'Flavor(s) %s use %s=%s, but libvirt reports no CPU socket for '
+            'some NUMA cells of compute node(s) %s (no socket_id on their '
+            'CPUs in "virsh capabilities", or several sockets in one '
+            'cell): there such a cell is its own socket only, as with '
+            '%s.' % (_listed(wanting), names.AFFINITY_POLICY_KEY,
+                     names.POLICY_SOCKET, _listed(unknown),
+                     names.POLICY_REQUIRED)))
+    return Result(Code.SUCCESS, (
+        '%d flavor(s) use %s=%s; all %d compute node(s) with render nodes '
+        'report the socket of every NUMA cell.' % (
+            len(wanting), names.AFFINITY_POLICY_KEY, names.POLICY_SOCKET,
+            len(nodes))))
+
+
 def check_nova_version():
     problems = ['%s: %s' % (expected.qualname, why)
                 for expected in nova_compat.COMPUTE + nova_compat.SCHEDULER
@@ -203,7 +258,24 @@ def _all_flavors():
     return objects.FlavorList.get_all(nova_context.get_admin_context())
 
 
-def run_checks(conf, placement, flavors=None):
+def _all_compute_nodes():
+    """The ComputeNodes of every cell of Nova's databases."""
+    from nova import context as nova_context
+    from nova import objects
+    results = nova_context.scatter_gather_all_cells(
+        nova_context.get_admin_context(), objects.ComputeNodeList.get_all)
+    nodes = []
+    for cell_uuid, result in results.items():
+        if nova_context.is_cell_failure_sentinel(result):
+            raise common.CommandError(
+                'cell %s of Nova\'s databases did not answer: %s' % (
+                    cell_uuid, result))
+        nodes.extend(result)
+    return nodes
+
+
+def run_checks(conf, placement, flavors=None,
+               compute_nodes=_all_compute_nodes):
     """[(name, Result)] in a fixed order."""
     fleet = placement.fleet()
     if flavors is None:
@@ -215,6 +287,7 @@ def run_checks(conf, placement, flavors=None):
         ('Compute driver', check_compute_driver(conf, fleet)),
         ('Render flavors', check_flavors(flavors)),
         ('Provider cell traits', check_provider_traits(fleet)),
+        ('CPU sockets', check_socket_info(flavors, fleet, compute_nodes)),
     ]
 
 
