@@ -106,9 +106,32 @@ class SocketPolicyTest(test_affinity_policy.AffinityPolicyBase):
         self.assertIn(self.placed(preferred).claimed_cell, ([2], [3]))
         self.assertNoOrphanAllocations()
 
+    def test_multi_create_fills_the_gpu_cell_then_its_sibling(self):
+        """One request, one set of scheduler limits, two cells."""
+        self.start_host()
+        body = self._build_server(name='phone', flavor_id=self.flavor(
+            SOCKET), networks='none')
+        body.update(min_count=2, max_count=2, return_reservation_id=True)
+        reservation = self.api.post_server({'server': body})[
+            'reservation_id']
+        servers = [self._wait_for_state_change(server, 'ACTIVE')
+                   for server in self.api.get_servers(
+                       detail=True,
+                       search_opts={'reservation_id': reservation})]
+        self.assertEqual(
+            [[0], [1]], sorted(self.placed(server).claimed_cell
+                               for server in servers))
+        for server in servers:
+            placed = self.placed(server)
+            self.assertOnCell(server, placed.claimed_cell[0])
+        self.assertEqual({0: BIG_MB, 1: BIG_MB, 2: 0, 3: 0},
+                         self.cell_memory_usage('host1'))
+        self.assertNoOrphanAllocations()
+
     def test_host_without_socket_information_acts_as_required(self):
-        self.assertEqual({0: None, 1: 0, 2: 1, 3: 1},
-                         self.start_host(split_cell=0))
+        """The GPU's cell reports CPUs of two sockets: no socket known."""
+        self.assertEqual({0: 0, 1: None, 2: 1, 3: 1},
+                         self.start_host(split_cell=1))
         self.fill_gpu_cell('host1')
         server = self.boot(self.flavor(SOCKET), 'phone',
                            expected_state='ERROR')
