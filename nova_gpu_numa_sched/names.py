@@ -36,7 +36,11 @@ POLICY_REQUIRED = 'required'
 #: Co-locate whenever any host can; else allow the render node on another
 #: cell than the guest, with a warning.
 POLICY_PREFERRED = 'preferred'
-AFFINITY_POLICIES = (POLICY_REQUIRED, POLICY_PREFERRED)
+#: Co-locate whenever the render node's cell can; else keep vCPUs, emulator
+#: thread and RAM on another cell of the same socket (hosts with several
+#: cells per socket), never on another socket.
+POLICY_SOCKET = 'socket'
+AFFINITY_POLICIES = (POLICY_REQUIRED, POLICY_PREFERRED, POLICY_SOCKET)
 DEFAULT_AFFINITY_POLICY = POLICY_REQUIRED
 
 #: Aggregate metadata key overriding ``[gpu_numa] weight_multiplier``.
@@ -45,6 +49,10 @@ WEIGHT_MULTIPLIER_AGGREGATE_KEY = 'gpu_numa_weight_multiplier'
 #: Prefix of the per-cell token carried in host cells' and claim limits'
 #: ``network_metadata.physnets``; it pins the compute claim to one cell.
 CELL_TOKEN_PREFIX = 'gpu-numa-cell-'
+
+#: Prefix of the per-socket token carried beside the cell token; it pins a
+#: claim to the cells of one socket (``gpu_numa:affinity_policy=socket``).
+SOCKET_TOKEN_PREFIX = 'gpu-numa-socket-'
 
 
 def render_provider_name(nodename, node_key):
@@ -85,3 +93,16 @@ def cell_token(cell_id):
 
 def is_cell_token(name):
     return name.startswith(CELL_TOKEN_PREFIX)
+
+
+def socket_token(socket_id):
+    return '%s%d' % (SOCKET_TOKEN_PREFIX, socket_id)
+
+
+def is_socket_token(name):
+    return name.startswith(SOCKET_TOKEN_PREFIX)
+
+
+def is_pin_token(name):
+    """Whether a physnet name is one of the plugin's cell or socket tokens."""
+    return is_cell_token(name) or is_socket_token(name)

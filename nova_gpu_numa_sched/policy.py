@@ -46,3 +46,12 @@ def flavor_policy(flavor):
 def allows_split(flavor):
     """Whether the flavor lets its render node sit on another cell."""
     return flavor_policy(flavor) == names.POLICY_PREFERRED
+
+
+def keeps_socket(flavor):
+    """Whether the flavor lets its guest sit on a sibling cell of the socket.
+
+    ``socket``: the guest may sit on another cell of its render node's
+    socket when the render node's own cell cannot hold it.
+    """
+    return flavor_policy(flavor) == names.POLICY_SOCKET

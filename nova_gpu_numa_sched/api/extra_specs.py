@@ -28,7 +28,9 @@ _POLICY_DESCRIPTION = (
     'thread and RAM on one NUMA cell. "required" (the default): do not '
     'place the guest. "preferred": co-locate whenever any host can; else '
     'place the render node on another cell than the guest, with a '
-    'warning.')
+    'warning. "socket": co-locate whenever the render node\'s cell can '
+    'hold the guest; else use another cell of the same CPU socket, never '
+    'another socket.')
 
 
 class RenderSlotValidator(base.ExtraSpecValidator):

@@ -19,6 +19,7 @@ from oslo_log import log as logging
 from oslo_upgradecheck import upgradecheck
 from oslo_utils import strutils
 
+from nova_gpu_numa_sched.cmd import common
 from nova_gpu_numa_sched.cmd import output
 from nova_gpu_numa_sched.cmd import placement as placement_cmd
 from nova_gpu_numa_sched import names
@@ -208,6 +209,75 @@ def check_provider_traits(fleet):
                   'NUMA cell trait.' % len(fleet.render))
 
 
+def socket_flavors(flavors):
+    """Names of the render flavors with ``gpu_numa:affinity_policy=socket``."""
+    return sorted(
+        flavor.name for flavor in flavors
+        if request.render_slots_requested(types.SimpleNamespace(
+            flavor=flavor)) and (flavor.extra_specs or {}).get(
+                names.AFFINITY_POLICY_KEY) == names.POLICY_SOCKET)
+
+
+def _without_sockets(node):
+    """Whether a compute node has a NUMA cell of unknown socket."""
+    # Imported here, as Nova is everywhere in this command: they pull in
+    # Nova's objects.
+    from nova import objects
+
+    from nova_gpu_numa_sched import cell_limits
+    if not node.numa_topology:
+        return True
+    topology = objects.NUMATopology.obj_from_db_obj(node.numa_topology)
+    return any(cell_limits.cell_socket(cell) is None
+               for cell in topology.cells)
+
+
+def check_socket_info(flavors, fleet, compute_nodes, secrets=()):
+    """Hosts where ``socket`` flavors lose their sibling cells.
+
+    :param flavors: a Source of every flavor
+    :param fleet: a Source of the Placement fleet
+    :param compute_nodes: a callable returning the ComputeNodes of every
+        cell, asked only when a flavor uses the ``socket`` policy
+    """
+    if flavors.error:
+        return Result(Code.FAILURE, 'cannot read the flavors: %s' %
+                      flavors.error)
+    wanting = socket_flavors(flavors.value)
+    if not wanting:
+        return Result(Code.SUCCESS, 'No render flavor uses %s=%s.' % (
+            names.AFFINITY_POLICY_KEY, names.POLICY_SOCKET))
+    if fleet.error:
+        return Result(Code.FAILURE, 'cannot tell which compute nodes '
+                      'report render nodes: %s' % fleet.error)
+    nodes_source = read_source(
+        compute_nodes, 'Nova\'s cell databases ([database] connection in '
+        'nova.conf)', secrets)
+    if nodes_source.error:
+        return Result(Code.FAILURE, 'cannot read the compute nodes: %s' %
+                      nodes_source.error)
+    fleet = fleet.value
+    with_render = {rp.host for rp in fleet.render}
+    nodes = [node for node in nodes_source.value
+             if node.hypervisor_hostname in with_render]
+    unknown = [node.hypervisor_hostname for node in nodes
+               if _without_sockets(node)]
+    if unknown:
+        return Result(Code.WARNING, (
+            'Flavor(s) %s use %s=%s, but libvirt reports no CPU socket for '
+            'some NUMA cells of compute node(s) %s (no socket_id on their '
+            'CPUs in "virsh capabilities", or several sockets in one '
+            'cell): there such a cell is its own socket only, as with '
+            '%s.' % (_listed(wanting), names.AFFINITY_POLICY_KEY,
+                     names.POLICY_SOCKET, _listed(unknown),
+                     names.POLICY_REQUIRED)))
+    return Result(Code.SUCCESS, (
+        '%d flavor(s) use %s=%s; all %d compute node(s) with render nodes '
+        'report the socket of every NUMA cell.' % (
+            len(wanting), names.AFFINITY_POLICY_KEY, names.POLICY_SOCKET,
+            len(nodes))))
+
+
 def check_nova_version():
     problems = ['%s: %s' % (expected.qualname, why)
                 for expected in nova_compat.COMPUTE + nova_compat.SCHEDULER
@@ -279,12 +349,31 @@ def read_source(read, where, secrets=()):
             where, type(e).__name__, _one_line(e, secrets)))
 
 
-def run_checks(conf, placement_factory=None, flavors=None):
+def _all_compute_nodes():
+    """The ComputeNodes of every cell of Nova's databases."""
+    from nova import context as nova_context
+    from nova import objects
+    results = nova_context.scatter_gather_all_cells(
+        nova_context.get_admin_context(), objects.ComputeNodeList.get_all)
+    nodes = []
+    for cell_uuid, result in results.items():
+        if nova_context.is_cell_failure_sentinel(result):
+            raise common.CommandError(
+                'cell %s of Nova\'s databases did not answer: %s' % (
+                    cell_uuid, result))
+        nodes.extend(result)
+    return nodes
+
+
+def run_checks(conf, placement_factory=None, flavors=None,
+               compute_nodes=_all_compute_nodes):
     """[(name, Result)] in a fixed order.
 
     :param placement_factory: makes the Placement reader; its failure to
         connect or read fails the checks that need Placement only
     :param flavors: a list of flavors, instead of the API database's
+    :param compute_nodes: a callable returning the ComputeNodes of every
+        cell, asked only when a flavor uses the ``socket`` policy
     """
     secrets = _secrets(conf)
     placement_factory = placement_factory or placement_cmd.Placement
@@ -301,6 +390,8 @@ def run_checks(conf, placement_factory=None, flavors=None):
         ('Compute driver', check_compute_driver(conf, fleet)),
         ('Render flavors', check_flavors(flavor_source)),
         ('Provider cell traits', check_provider_traits(fleet)),
+        ('CPU sockets', check_socket_info(flavor_source, fleet,
+                                          compute_nodes, secrets)),
     ]
 
 

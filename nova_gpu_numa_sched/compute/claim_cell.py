@@ -13,7 +13,9 @@ Nova lets a driver constrain the claim's NUMA fit.
 A guest of several cells gets the same token: Nova's fit then must choose
 the render node's cell as one of the guest's. For a flavor with
 ``gpu_numa:affinity_policy=preferred`` a pinned claim that does not fit is
-retried once without the pin (WARNING); ``required`` stays as strict.
+retried once without the pin (WARNING); with ``socket`` it is retried once
+pinned to the render node's socket (INFO), never outside it; ``required``
+stays as strict.
 """
 
 import functools
@@ -99,6 +101,28 @@ def unpinned_limits(tracker, nodename, limits):
     return limits
 
 
+def socket_limits(tracker, nodename, socket_id, limits):
+    """Return a copy of ``limits`` pinned to the cells of ``socket_id``."""
+    if isinstance(limits, objects.SchedulerLimits):
+        limits = limits.to_dict()
+    limits = dict(limits or {})
+    node = tracker.compute_nodes.get(nodename)
+    limits['numa_topology'] = cell_limits.socket_numa_limits(
+        limits.get('numa_topology'), socket_id,
+        getattr(node, 'cpu_allocation_ratio', 1.0),
+        getattr(node, 'ram_allocation_ratio', 1.0))
+    return limits
+
+
+def host_topology(tracker, nodename):
+    """The host NUMA topology the tracker claims against, or None."""
+    node = tracker.compute_nodes.get(nodename)
+    serialized = getattr(node, 'numa_topology', None)
+    if not serialized:
+        return None
+    return objects.NUMATopology.obj_from_db_obj(serialized)
+
+
 def _claim_flavor(arguments):
     """The flavor being claimed: a move's new flavor, else the instance's."""
     if arguments.get('new_flavor') is not None:
@@ -148,15 +172,69 @@ def _claim_preferring_cell(tracker, method, bound, allocations_arg):
     return method(*bound.args, **bound.kwargs)
 
 
+def _claim_on_socket(tracker, method, bound, allocations_arg):
+    """Claim on the render node's cell, else on another cell of its socket.
+
+    For ``gpu_numa:affinity_policy=socket`` only; retried as the
+    ``preferred`` claim is. A cell without socket information is its own
+    socket: the pinned claim's failure stands, with a WARNING.
+    """
+    instance = bound.arguments['instance']
+    nodename = bound.arguments['nodename']
+    limits = bound.arguments.get('limits')
+    allocations = bound.arguments.get(allocations_arg)
+    bound.arguments['limits'] = pin_limits(tracker, instance, nodename,
+                                           allocations, limits)
+    try:
+        return method(*bound.args, **bound.kwargs)
+    except exception.ComputeResourcesUnavailable as e:
+        cells = render_cells(tracker.provider_tree, allocations)
+        if not cells:
+            raise
+        reason = e
+    cell = cells.pop()
+    host = getattr(tracker, 'host', nodename)
+    topology = host_topology(tracker, nodename)
+    socket_id = cell_limits.socket_of(topology, cell)
+    if socket_id is not None and not cell_limits.socket_siblings(topology,
+                                                                  cell):
+        # The only cell of its socket: nothing else to try.
+        raise reason
+    if socket_id is None:
+        LOG.warning('Instance %(instance)s cannot be claimed on NUMA cell '
+                    '%(cell)d of its render node on host %(host)s '
+                    '(%(reason)s), and libvirt reports no CPU socket for '
+                    'that cell: %(key)s=%(socket)s applies as %(required)s.',
+                    {'instance': instance.uuid, 'cell': cell, 'host': host,
+                     'reason': reason, 'key': names.AFFINITY_POLICY_KEY,
+                     'socket': names.POLICY_SOCKET,
+                     'required': names.POLICY_REQUIRED}, instance=instance)
+        raise reason
+    LOG.info('Instance %(instance)s cannot be claimed on NUMA cell %(cell)d '
+             'of its render node on host %(host)s (%(reason)s); as '
+             '%(key)s=%(socket)s, claiming on another cell of socket '
+             '%(socket_id)d.',
+             {'instance': instance.uuid, 'cell': cell, 'host': host,
+              'reason': reason, 'key': names.AFFINITY_POLICY_KEY,
+              'socket': names.POLICY_SOCKET, 'socket_id': socket_id},
+             instance=instance)
+    bound.arguments['limits'] = socket_limits(tracker, nodename, socket_id,
+                                              limits)
+    return method(*bound.args, **bound.kwargs)
+
+
 def _wrap(method, allocations_arg):
     signature = inspect.signature(method)
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         bound = signature.bind(self, *args, **kwargs)
-        if policy.allows_split(_claim_flavor(bound.arguments)):
+        flavor = _claim_flavor(bound.arguments)
+        if policy.allows_split(flavor):
             return _claim_preferring_cell(self, method, bound,
                                           allocations_arg)
+        if policy.keeps_socket(flavor):
+            return _claim_on_socket(self, method, bound, allocations_arg)
         bound.arguments['limits'] = pin_limits(
             self, bound.arguments['instance'], bound.arguments['nodename'],
             bound.arguments.get(allocations_arg),

@@ -31,7 +31,8 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
     - tags every host cell with a token so claims can be pinned to a cell,
       and pins each claim to the cell of its allocated render node;
     - gives each guest its render node and refuses a guest whose NUMA cell
-      is not the render node's.
+      is not the render node's (nor, for the ``socket`` policy, on its
+      socket).
     """
 
     #: Where utilisation is read from; a test points them at fake trees.
@@ -171,7 +172,8 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         guest = super()._get_guest_config(instance, *args, **kwargs)
         node = self._render_node_of(instance)
         if node is not None:
-            guest_devices.check_same_cell(instance, node)
+            guest_devices.check_same_cell(instance, node,
+                                          self._get_host_numa_topology)
             guest_devices.attach_render_node(guest, node.devnode)
             guest_devices.drop_insecure_loader_flag(guest)
         return guest

@@ -12,6 +12,7 @@ from nova import exception
 from nova.virt.libvirt import config as vconfig
 from oslo_log import log as logging
 
+from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import policy
 
@@ -81,19 +82,26 @@ def guest_cells(instance):
     return {cell.id for cell in topology.cells}
 
 
-def check_same_cell(instance, node):
+def check_same_cell(instance, node, host_topology=None):
     """Raise unless the render node's cell is one of the guest's cells.
 
     A one-cell guest must sit on the render node's cell; a guest of several
     cells must have it among them (the rule Nova applies to PCI devices).
     A flavor with ``gpu_numa:affinity_policy=preferred`` may sit elsewhere
-    when no host could co-locate it: that is accepted with a WARNING. A
-    guest without a NUMA topology is always refused.
+    when no host could co-locate it: that is accepted with a WARNING; with
+    ``socket`` a guest with a cell on the render node's socket is accepted
+    (INFO). A guest without a NUMA topology is always refused.
+
+    :param host_topology: a callable returning the host's NUMATopology,
+        asked only for a ``socket`` guest off its render node's cell
     """
     cells = guest_cells(instance)
     if node.numa_node in cells:
         return
     flavor = instance.flavor if 'flavor' in instance else None
+    if cells and host_topology is not None and policy.keeps_socket(flavor):
+        if _on_render_socket(instance, node, cells, host_topology()):
+            return
     if cells and policy.allows_split(flavor):
         LOG.warning('Instance %(instance)s runs on host NUMA cell(s) '
                     '%(guest_cells)s but renders through %(devnode)s on '
@@ -110,6 +118,33 @@ def check_same_cell(instance, node):
         instance=instance.uuid,
         guest_cells=sorted(cells) or 'none (no hw:numa_nodes)',
         devnode=node.devnode, gpu_cell=node.numa_node)
+
+
+def _on_render_socket(instance, node, cells, host_topology):
+    """Whether one of the guest's cells shares the render node's socket."""
+    siblings = set(cell_limits.socket_siblings(host_topology,
+                                               node.numa_node))
+    if siblings & cells:
+        LOG.info('Instance %(instance)s runs on host NUMA cell(s) '
+                 '%(guest_cells)s, on the socket of its render node '
+                 '%(devnode)s (cell %(gpu_cell)s), as %(key)s=%(socket)s '
+                 'allows.',
+                 {'instance': instance.uuid, 'guest_cells': sorted(cells),
+                  'devnode': node.devnode, 'gpu_cell': node.numa_node,
+                  'key': names.AFFINITY_POLICY_KEY,
+                  'socket': names.POLICY_SOCKET}, instance=instance)
+        return True
+    if cell_limits.socket_of(host_topology, node.numa_node) is None:
+        LOG.warning('Instance %(instance)s: libvirt reports no CPU socket '
+                    'for NUMA cell %(gpu_cell)s of its render node '
+                    '%(devnode)s; %(key)s=%(socket)s applies as '
+                    '%(required)s.',
+                    {'instance': instance.uuid, 'gpu_cell': node.numa_node,
+                     'devnode': node.devnode,
+                     'key': names.AFFINITY_POLICY_KEY,
+                     'socket': names.POLICY_SOCKET,
+                     'required': names.POLICY_REQUIRED}, instance=instance)
+    return False
 
 
 def drop_insecure_loader_flag(guest):

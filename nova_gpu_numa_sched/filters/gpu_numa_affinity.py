@@ -1,7 +1,9 @@
 """Keep only candidates whose render node's cell can hold the whole guest.
 
 With ``gpu_numa:affinity_policy=preferred`` and no host able to do that,
-keep the candidates that can hold the guest anywhere on their host instead.
+keep the candidates that can hold the guest anywhere on their host instead;
+with ``socket``, those that can hold it on another cell of the render
+node's socket.
 """
 
 from nova.scheduler import filters
@@ -32,9 +34,10 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
     and pins the claim's NUMA limits to its cell. Run it after
     NUMATopologyFilter.
 
-    ``filter_all`` adds the ``preferred`` policy: when no host of the
-    request can co-locate, hosts that can hold the guest on other cells
-    than its render node pass, named in one WARNING. That decision needs
+    ``filter_all`` adds the ``preferred`` and ``socket`` policies: when no
+    host of the request can co-locate, hosts that can hold the guest on
+    other cells than its render node (``socket``: on another cell of the
+    render node's socket) pass, named in one log line. That decision needs
     every host at once, so it lives in ``filter_all``, which Nova calls
     with the whole host list; ``host_passes`` alone only co-locates.
     """
@@ -46,10 +49,11 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         provider_view.install()
 
     def filter_all(self, filter_obj_list, spec_obj):
-        """Co-locating hosts; for ``preferred`` with none, splitting ones.
+        """Co-locating hosts; with none, for ``preferred`` splitting ones,
+        for ``socket`` those that keep the guest on the GPU's socket.
 
-        A co-locating host always beats a splitting one, however idle the
-        splitting host's GPU: they never pass together.
+        A co-locating host always beats any other, however idle the other
+        host's GPU: they never pass together.
         """
         hosts = list(filter_obj_list)
         if (not request.render_slots_requested(spec_obj) or
@@ -58,20 +62,57 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
             return hosts
         if not self._guest_topology_ok(spec_obj):
             return []
-        preferred = policy.allows_split(spec_obj.flavor)
+        chosen = policy.flavor_policy(spec_obj.flavor)
         candidates = [host.allocation_candidates for host in hosts]
         co_located = [host for host in hosts
                       if self.host_passes(host, spec_obj)]
-        if co_located or not preferred:
+        if co_located or chosen == names.POLICY_REQUIRED:
             return co_located
         # host_passes emptied the candidate lists it rejected.
         for host, original in zip(hosts, candidates):
             host.allocation_candidates = original
+        if chosen == names.POLICY_SOCKET:
+            return self._socket_hosts(hosts, spec_obj)
         split = [host for host in hosts
                  if self._split_passes(host, spec_obj)]
         if split:
             self._warn_split(split, spec_obj)
         return split
+
+    def _socket_hosts(self, hosts, spec_obj):
+        """Hosts that can hold the guest on its render node's socket.
+
+        One INFO line names them; one WARNING names the hosts that could
+        not be considered because libvirt reports no socket for their
+        render nodes' cells.
+        """
+        unknown = []
+        passing = [host for host in hosts
+                   if self._socket_passes(host, spec_obj, unknown)]
+        if unknown:
+            LOG.warning(
+                'Instance %(instance)s: %(key)s=%(socket)s, but libvirt '
+                'reports no CPU socket for the NUMA cell of the render '
+                'node(s) on host(s) %(hosts)s; there it is treated as '
+                '%(required)s (that cell only). Run "nova-gpu-numa check".',
+                {'instance': spec_obj.instance_uuid,
+                 'key': names.AFFINITY_POLICY_KEY,
+                 'socket': names.POLICY_SOCKET,
+                 'required': names.POLICY_REQUIRED,
+                 'hosts': self._named(unknown)},
+                instance_uuid=spec_obj.instance_uuid)
+        if passing:
+            LOG.info(
+                'Instance %(instance)s: no host can put its render node, '
+                'vCPUs and RAM on one NUMA cell; as %(key)s=%(socket)s, it '
+                'may use another cell of its render node\'s socket on '
+                'host(s): %(hosts)s.',
+                {'instance': spec_obj.instance_uuid,
+                 'key': names.AFFINITY_POLICY_KEY,
+                 'socket': names.POLICY_SOCKET,
+                 'hosts': self._named([host.host for host in passing])},
+                instance_uuid=spec_obj.instance_uuid)
+        return passing
 
     def host_passes(self, host_state, spec_obj):
         slots = request.render_slots_requested(spec_obj)
@@ -186,8 +227,70 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
                   instance_uuid=spec_obj.instance_uuid)
         return True
 
+    def _socket_passes(self, host_state, spec_obj, unknown):
+        """Whether the guest fits on another cell of a GPU's socket.
+
+        For ``socket`` when no host co-locates: keeps the candidates whose
+        render node has a free slot and whose cell's socket siblings can
+        hold the guest (a guest of several cells: Nova's fit over the whole
+        host with one of the guest's cells on that socket), ordered by GPU
+        load, and sets the claim limits to that socket. A host whose render
+        node's cell has no socket information is added to ``unknown``.
+        """
+        if not host_state.numa_topology:
+            return False
+        view = provider_view.current()
+        if view is None:
+            return False
+        topology = host_state.numa_topology
+        one_cell = len(spec_obj.numa_topology.cells) == 1
+        fits = {}
+
+        def on_socket(candidate):
+            cell = self._render_cell(view, candidate)
+            if cell is None:
+                return False
+            key = (cell, self._pci_key(spec_obj, candidate))
+            if key not in fits:
+                socket_id = cell_limits.socket_of(topology, cell)
+                if socket_id is None:
+                    if host_state.host not in unknown:
+                        unknown.append(host_state.host)
+                    fits[key] = False
+                elif one_cell:
+                    fits[key] = any(
+                        self._fits_on_cell(host_state, spec_obj, sibling,
+                                           candidate)
+                        for sibling in cell_limits.socket_siblings(
+                            topology, cell))
+                else:
+                    fits[key] = self._fits_on_host(
+                        host_state, spec_obj, candidate,
+                        self._socket_limits(host_state, spec_obj, socket_id))
+            return fits[key]
+
+        remaining = self.filter_candidates(host_state, on_socket)
+        if not remaining:
+            return False
+        host_state.allocation_candidates = load.order_candidates(
+            view, remaining, load.multiplier(host_state))
+        first_cell = self._render_cell(
+            view, host_state.allocation_candidates[0])
+        host_state.limits['numa_topology'] = self._socket_limits(
+            host_state, spec_obj, cell_limits.socket_of(topology, first_cell))
+        return True
+
     #: Hosts named in the split WARNING; the rest are counted.
     _SPLIT_HOSTS_LOGGED = 10
+
+    @classmethod
+    def _named(cls, items, total=None):
+        """The first items as text, the rest (of ``total``) counted."""
+        named = list(items[:cls._SPLIT_HOSTS_LOGGED])
+        total = len(items) if total is None else total
+        if total > len(named):
+            named.append('%d more' % (total - len(named)))
+        return ', '.join(str(item) for item in named)
 
     def _warn_split(self, hosts, spec_obj):
         """One WARNING per request (not per host): instance, hosts, why."""
@@ -196,8 +299,6 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
                      host.host, self._render_cells_of(
                          view, host.allocation_candidates[0]))
                  for host in hosts[:self._SPLIT_HOSTS_LOGGED]]
-        if len(hosts) > len(named):
-            named.append('%d more' % (len(hosts) - len(named)))
         LOG.warning(
             'Instance %(instance)s: no host can put its render node, '
             '%(cpus)d vCPUs and %(mem)d MB on one NUMA cell (no render node '
@@ -208,7 +309,7 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
             {'instance': spec_obj.instance_uuid, 'cpus': spec_obj.vcpus,
              'mem': spec_obj.memory_mb, 'key': names.AFFINITY_POLICY_KEY,
              'preferred': names.POLICY_PREFERRED,
-             'hosts': ', '.join(named)},
+             'hosts': self._named(named, len(hosts))},
             instance_uuid=spec_obj.instance_uuid)
 
     @staticmethod
@@ -235,14 +336,24 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         return cells.pop() if len(cells) == 1 else None
 
     @staticmethod
-    def _pinned_limits(host_state, spec_obj, cell):
-        network_metadata = None
+    def _network_metadata(spec_obj):
         if 'network_metadata' in spec_obj:
-            network_metadata = spec_obj.network_metadata
+            return spec_obj.network_metadata
+        return None
+
+    @classmethod
+    def _pinned_limits(cls, host_state, spec_obj, cell):
         return cell_limits.pinned_numa_limits(
             host_state.limits.get('numa_topology'), cell,
             host_state.cpu_allocation_ratio,
-            host_state.ram_allocation_ratio, network_metadata)
+            host_state.ram_allocation_ratio, cls._network_metadata(spec_obj))
+
+    @classmethod
+    def _socket_limits(cls, host_state, spec_obj, socket_id):
+        return cell_limits.socket_numa_limits(
+            host_state.limits.get('numa_topology'), socket_id,
+            host_state.cpu_allocation_ratio,
+            host_state.ram_allocation_ratio, cls._network_metadata(spec_obj))
 
     def _fits_on_cell(self, host_state, spec_obj, cell, candidate):
         # Nova's fit on that cell alone: the same answer as with the pinned
@@ -260,16 +371,13 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
                 return False
         return bool(providers)
 
-    @staticmethod
-    def _unpinned_limits(host_state, spec_obj):
+    @classmethod
+    def _unpinned_limits(cls, host_state, spec_obj):
         """Claim limits of a split placement: no cell token, real physnets."""
-        network_metadata = None
-        if 'network_metadata' in spec_obj:
-            network_metadata = spec_obj.network_metadata
         return cell_limits.unpinned_numa_limits(
             host_state.limits.get('numa_topology'),
             host_state.cpu_allocation_ratio,
-            host_state.ram_allocation_ratio, network_metadata)
+            host_state.ram_allocation_ratio, cls._network_metadata(spec_obj))
 
     def _fits_on_host(self, host_state, spec_obj, candidate, limits):
         """Nova's NUMA fit of the guest over the whole host, with ``limits``.

@@ -110,10 +110,15 @@ class GpuNumaTestBase(base.ServersTestBase):
     # Hosts -----------------------------------------------------------------
 
     def start_gpu_compute(self, hostname, cells=4, gpus=(), cores=2,
-                          kB_mem=16 * 1024 * 1024, arch=None):
+                          kB_mem=16 * 1024 * 1024, arch=None, sockets=1):
+        """A fake libvirt host of ``cells`` cells over ``sockets`` sockets.
+
+        fakelibvirt numbers cells socket by socket: with 2 sockets of 2
+        cells, cells 0 and 1 are on socket 0, cells 2 and 3 on socket 1.
+        """
         host_info = fakelibvirt.HostInfo(
-            cpu_nodes=cells, cpu_sockets=1, cpu_cores=cores, cpu_threads=1,
-            kB_mem=kB_mem)
+            cpu_nodes=cells // sockets, cpu_sockets=sockets,
+            cpu_cores=cores, cpu_threads=1, kB_mem=kB_mem)
         if arch:
             host_info.arch = arch
         connection = self._get_connection(host_info=host_info,

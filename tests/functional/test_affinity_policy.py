@@ -209,7 +209,8 @@ class PolicyValidationTest(AffinityPolicyBase):
                 client.OpenStackApiException, self.post, {KEY: value})
             self.assertEqual(400, error.response.status_code)
             self.assertIn("extra spec '%s' must be one of: required, "
-                          "preferred; got '%s'" % (KEY, value), str(error))
+                          "preferred, socket; got '%s'" % (KEY, value),
+                          str(error))
 
     def test_unknown_key_of_the_namespace_refused(self):
         for key in ('gpu_numa:affinity', 'gpu_numa:foo'):

@@ -218,7 +218,8 @@ class CheckTest(CommandTestBase):
         self.assertEqual({'Success'}, {r for r, _ in checks.values()})
         self.assertEqual(
             ['Nova version', 'Scheduler filter', 'Load weigher',
-             'Compute driver', 'Render flavors', 'Provider cell traits'],
+             'Compute driver', 'Render flavors', 'Provider cell traits',
+             'CPU sockets'],
             list(checks))
         self.assertIn('GpuNumaAffinityFilter after NUMATopologyFilter',
                       checks['Scheduler filter'][1])

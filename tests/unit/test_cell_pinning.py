@@ -60,9 +60,11 @@ class AddCellTokensTestCase(testtools.TestCase):
         topology.cells[1].network_metadata = metadata(['physnet1'], True)
         result = cell_limits.add_cell_tokens(topology)
         self.assertIs(topology, result)
+        # Every cell of these hosts is on socket 0.
         self.assertEqual(
-            [{'gpu-numa-cell-0'}, {'gpu-numa-cell-1', 'physnet1'},
-             {'gpu-numa-cell-2'}],
+            [{'gpu-numa-cell-0', 'gpu-numa-socket-0'},
+             {'gpu-numa-cell-1', 'gpu-numa-socket-0', 'physnet1'},
+             {'gpu-numa-cell-2', 'gpu-numa-socket-0'}],
             [cell.network_metadata.physnets for cell in topology.cells])
         # Real network affinity of the cell is kept.
         self.assertEqual([False, True, False],
@@ -71,7 +73,7 @@ class AddCellTokensTestCase(testtools.TestCase):
     def test_idempotent(self):
         topology = cell_limits.add_cell_tokens(host_topology(n_cells=2))
         cell_limits.add_cell_tokens(topology)
-        self.assertEqual({'gpu-numa-cell-1'},
+        self.assertEqual({'gpu-numa-cell-1', 'gpu-numa-socket-0'},
                          topology.cells[1].network_metadata.physnets)
 
     def test_no_topology(self):

@@ -41,8 +41,8 @@ class AffinityPolicyTestCase(testtools.TestCase):
         errors = self.log.output.splitlines()
         self.assertEqual(3, len(errors), errors)
         self.assertIn("ERROR Flavor extra spec 'gpu_numa:affinity_policy' "
-                      "is 'Preferred', not one of: required, preferred; "
-                      "applying 'required'.", errors[0])
+                      "is 'Preferred', not one of: required, preferred, "
+                      "socket; applying 'required'.", errors[0])
 
     def test_flavor_policy(self):
         self.assertEqual(names.POLICY_REQUIRED, policy.flavor_policy(None))
