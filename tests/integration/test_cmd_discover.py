@@ -306,6 +306,13 @@ class InstancesTest(DiscoverTestBase):
         self.proc.start(900, ['/usr/bin/Xorg', ':0'])
         self.proc.open(900, 7, '/dev/dri/card0', amdgpu(2))
 
+    def discover(self, *argv):
+        # The test driver's custom host has one cell, 0: place renderD129,
+        # whose firmware says node 1, there as an operator would.
+        return super().discover(*argv, device_spec_lines=(
+            '{"pci_address": "0000:83:00.0", "numa_node": 0}',
+            '{"devnode": "/dev/dri/renderD1*"}'))
+
     def qemu(self, pid, name, fds):
         self.proc.start(pid, test_fdinfo.qemu_cmdline(PHONES[name]))
         for fd, minor, text in fds:
@@ -333,7 +340,7 @@ class InstancesTest(DiscoverTestBase):
                                      data['uninspected_processes']))
         self.assertEqual(
             [('phone-1', '/dev/dri/renderD128', 0, 50.0),
-             ('phone-2', '/dev/dri/renderD129', 1, 20.0),
+             ('phone-2', '/dev/dri/renderD129', 0, 20.0),
              ('phone-2', '/dev/dri/renderD128', 0, 10.0),
              ('phone-3', '/dev/dri/renderD128', 0, None)],
             [(i['name'], i['devnode'], i['cell'], i['busy_percent'])
@@ -375,15 +382,15 @@ class InstancesTest(DiscoverTestBase):
         uuid_2 = PHONES['phone-2']
         self.assertEqual(
             {(PHONES['phone-1'], '/dev/dri/renderD128', '0', None): 50.0,
-             (uuid_2, '/dev/dri/renderD129', '1', None): 20.0,
+             (uuid_2, '/dev/dri/renderD129', '0', None): 20.0,
              (uuid_2, '/dev/dri/renderD128', '0', None): 10.0},
             values('nova_gpu_numa_instance_busy_percent'))
         self.assertEqual(
             20.0, values('nova_gpu_numa_instance_engine_busy_percent')[
-                (uuid_2, '/dev/dri/renderD129', '1', 'gfx')])
+                (uuid_2, '/dev/dri/renderD129', '0', 'gfx')])
         self.assertEqual(
             4096 * 1024, values('nova_gpu_numa_instance_resident_bytes')[
-                (uuid_2, '/dev/dri/renderD129', '1', 'vram')])
+                (uuid_2, '/dev/dri/renderD129', '0', 'vram')])
         self.assertEqual(
             4, len(values('nova_gpu_numa_instance_drm_clients')))
         self.assertIn('nova_gpu_numa_processes_uninspected{host=', out)
@@ -399,7 +406,7 @@ class InstancesTest(DiscoverTestBase):
             [['INSTANCE', 'NODE', 'CELL', 'BUSY', 'MEMORY', 'NAME'],
              [PHONES['phone-1'], 'renderD128', '0', '50%', '130', 'MiB',
               'phone-1'],
-             [PHONES['phone-2'], 'renderD129', '1', '20%', '6', 'MiB',
+             [PHONES['phone-2'], 'renderD129', '0', '20%', '6', 'MiB',
               'phone-2'],
              [PHONES['phone-2'], 'renderD128', '0', '10%', '9', 'MiB',
               'phone-2'],
@@ -522,7 +529,8 @@ class ConsoleScriptTest(DiscoverTestBase):
         checks = {c['check']: c for c in json.loads(result.stdout)['checks']}
         self.assertEqual(
             ['Nova version', 'Scheduler filter', 'Load weigher',
-             'Compute driver', 'Render flavors', 'Provider cell traits'],
+             'Compute driver', 'Render flavors', 'Provider cell traits',
+             'CPU sockets'],
             list(checks))
         # The configuration checks ran: Nova's default filters lack the
         # plugin's, its weigher is missing.
@@ -541,6 +549,9 @@ class ConsoleScriptTest(DiscoverTestBase):
                       'database ([api_database] connection in nova.conf): ',
                       flavors['details'])
         self.assertIn('unable to open database file', flavors['details'])
+        # Which flavors use the socket policy is unknown without them.
+        self.assertEqual(flavors['details'],
+                         checks['CPU sockets']['details'])
 
         table = self.run_script('--config-file', path, 'check')
         self.assertEqual((2, ''), (table.returncode, table.stderr))
