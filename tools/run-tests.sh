@@ -122,11 +122,21 @@ keep_cloud_logs() {
         tail -n 15 "$file"
     done
 }
+# cloud_running: true when any service of tools/cloud.sh runs here (its
+# status table: SERVICE PID PORT HEALTH, then a blank line).
+cloud_running() {
+    local table
+    table=$(bash tools/cloud.sh status 2>/dev/null) || true
+    printf '%s\n' "$table" | awk '
+        /^$/ { exit }
+        NR > 1 && NF == 4 && $4 != "stopped" { found = 1 }
+        END { exit !found }'
+}
 # run_cloud [ARGS]: bring the cloud up, run the cloud tests (ARGS: a
 # regex instead of all of them), bring it down; keep the logs on failure.
 run_cloud() {
     local before=$stestr_rc up_start=$SECONDS
-    if bash tools/cloud.sh status >/dev/null 2>&1; then
+    if cloud_running; then
         echo "run-tests: a cloud is already running here; stop it first" \
              "(tools/cloud.sh down), the cloud tests kill its services"
         stestr_rc=1
