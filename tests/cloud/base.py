@@ -28,7 +28,8 @@ TEST_BOUND = 900
 def require_cloud():
     """Skip the class without a cloud, fail with GPU_NUMA_REQUIRE_CLOUD=1."""
     try:
-        return cloud_client.Cloud(), cloud_client.Databases()
+        cloud = cloud_client.Cloud()
+        return cloud, cloud_client.Databases(), cloud.image_id()
     except Exception as e:
         if os.environ.get('GPU_NUMA_REQUIRE_CLOUD') == '1':
             raise
@@ -42,8 +43,7 @@ class CloudTestCase(testtools.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.cloud, cls.db = require_cloud()
-        cls.image = cls.cloud.image_id()
+        cls.cloud, cls.db, cls.image = require_cloud()
         cls.flavor = cls.cloud.create_flavor(
             'phone-%s' % cls.__name__.lower(), vcpus=PHONE_VCPUS,
             ram=PHONE_RAM_MB, extra_specs=PHONE_SPECS)
