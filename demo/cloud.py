@@ -75,7 +75,7 @@ class Story:
         return '\n'.join(lines)
 
     def boot(self, phones, batch):
-        image = self.cloud.image_id()
+        image = self.cloud.image_id('name')
         self.run(['openstack', 'flavor', 'create', '--vcpus',
                   str(layout.PHONE_VCPUS), '--ram',
                   str(layout.PHONE_MEMORY_MB), '--disk', '1', FLAVOR],

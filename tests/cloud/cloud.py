@@ -115,7 +115,7 @@ class Cloud:
         self.placement = adapter.Adapter(
             self.session, service_type='placement', interface=interface,
             region_name=region,
-            default_microversion='placement %s' % PLACEMENT_MICROVERSION,
+            default_microversion=PLACEMENT_MICROVERSION,
             raise_exc=False)
         self.image = adapter.Adapter(
             self.session, service_type='image', interface=interface,
@@ -142,12 +142,13 @@ class Cloud:
 
     # Flavors, images, servers --------------------------------------------
 
-    def image_id(self):
+    def image_id(self, key='id'):
+        """The id (or ``key``) of the image service's first image."""
         images = self._json(self.image.get('/v2/images'),
                             'GET /v2/images')['images']
         if not images:
             raise CloudError('the image service holds no image')
-        return images[0]['id']
+        return images[0][key]
 
     def create_flavor(self, name, vcpus=1, ram=512, disk=1, extra_specs=None):
         """A private flavor with ``extra_specs``; replaces one of that name."""
