@@ -159,10 +159,14 @@ wait_for() {  # wait_for NAME SECONDS
     fail "$name" "not healthy after $limit s"
 }
 
-# fail NAME WHY: report, tail the log, stop what was started, exit 1
+# fail NAME WHY: report, tail the log, stop what was started, exit 1. In a
+# background step (IN_STEP=1) only report: the caller stops everything.
 fail() {
     local name=$1 why=$2
     echo "cloud: FAILED: $name $why" >&2
+    if [ "${IN_STEP:-0}" = 1 ]; then
+        exit 1
+    fi
     if [ -f "$LOGS/$name.log" ]; then
         echo "--- last lines of $LOGS/$name.log:" >&2
         tail -n 30 "$LOGS/$name.log" >&2
@@ -262,13 +266,15 @@ start_memcached() {
         -p "$MEMCACHED_PORT" -m 64
 }
 
-uwsgi_api() {  # uwsgi_api NAME PORT MODULE ENV=... : devstack's flags
-    local name=$1 port=$2 module=$3
-    shift 3
+# uwsgi_api NAME PORT MODULE PROCESSES ENV=...: with devstack's flags, which
+# clients need (without them: ConnectionResetError 104).
+uwsgi_api() {
+    local name=$1 port=$2 module=$3 processes=$4
+    shift 4
     launch "$name" env "$@" OS_NOVA_DISABLE_EVENTLET_PATCHING=1 \
         "$VENV/bin/uwsgi" --master --die-on-term --need-app \
         --http-socket "127.0.0.1:$port" --wsgi "$module:application" \
-        --processes 2 --threads 1 --enable-threads --lazy-apps \
+        --processes "$processes" --threads 1 --enable-threads --lazy-apps \
         --add-header "Connection: close" --buffer-size 65535 \
         --http-raw-body --http-chunked-input --http-auto-chunked \
         --thunder-lock --worker-reload-mercy 5 --procname-prefix "$name-"
@@ -280,16 +286,19 @@ start_service() {
         mariadb) start_mariadb ;;
         rabbitmq) start_rabbitmq ;;
         memcached) start_memcached ;;
-        keystone) uwsgi_api keystone "$KEYSTONE_PORT" keystone.wsgi.api \
+        # Two processes where requests of a burst go: Nova, Placement and
+        # Keystone (token validation); one for the rest.
+        keystone) uwsgi_api keystone "$KEYSTONE_PORT" keystone.wsgi.api 2 \
             OS_KEYSTONE_CONFIG_DIR="$ETC/keystone" ;;
         placement) uwsgi_api placement "$PLACEMENT_PORT" placement.wsgi.api \
-            OS_PLACEMENT_CONFIG_DIR="$ETC/placement" ;;
-        glance) uwsgi_api glance "$GLANCE_PORT" glance.wsgi.api \
+            2 OS_PLACEMENT_CONFIG_DIR="$ETC/placement" ;;
+        glance) uwsgi_api glance "$GLANCE_PORT" glance.wsgi.api 1 \
             OS_GLANCE_CONFIG_DIR="$ETC/glance" ;;
-        neutron) uwsgi_api neutron "$NEUTRON_PORT" neutron.wsgi.api \
-            OS_NEUTRON_CONFIG_DIR="$ETC/neutron" ;;
-        nova-api) uwsgi_api nova-api "$NOVA_PORT" nova.wsgi.osapi_compute \
-            OS_NOVA_CONFIG_DIR="$ETC" ;;
+        neutron) uwsgi_api neutron "$NEUTRON_PORT" neutron_api 1 \
+            PYTHONPATH="$TOOLS" OS_NEUTRON_CONFIG_DIR="$ETC/neutron" ;;
+        nova-api) uwsgi_api nova-api "$NOVA_PORT" nova.wsgi.osapi_compute 2 \
+            OS_NOVA_CONFIG_DIR="$ETC" \
+            OS_NOVA_CONFIG_FILES="nova/api-paste.ini;nova.conf" ;;
         nova-conductor|nova-scheduler)
             launch "$name" env OS_NOVA_DISABLE_EVENTLET_PATCHING=1 \
                 "$VENV/bin/$name" --config-file "$ETC/nova.conf" ;;
@@ -389,30 +398,37 @@ cmd_up() {
     create_databases "$pw"
 
     log "creating the databases' schemas"
-    local pids=() names=(keystone placement glance neutron nova) i
-    setup_keystone "$pw" & pids+=($!)
-    run_step placement env OS_PLACEMENT_CONFIG_DIR="$ETC/placement" \
-        "$VENV/bin/placement-manage" db sync & pids+=($!)
-    run_step glance "$VENV/bin/glance-manage" --config-dir "$ETC/glance" \
-        db_sync & pids+=($!)
-    run_step neutron "$VENV/bin/neutron-db-manage" \
+    local pids=() names=(keystone placement glance neutron nova-manage) i
+    local failed=
+    IN_STEP=1 setup_keystone "$pw" & pids+=($!)
+    IN_STEP=1 run_step placement "$VENV/bin/placement-manage" \
+        --config-file "$ETC/placement/placement.conf" db sync & pids+=($!)
+    IN_STEP=1 run_step glance "$VENV/bin/glance-manage" \
+        --config-dir "$ETC/glance" db_sync & pids+=($!)
+    IN_STEP=1 run_step neutron "$VENV/bin/neutron-db-manage" \
         --config-file "$ETC/neutron/neutron.conf" \
         --config-file "$ETC/neutron/plugins/ml2/ml2_conf.ini" \
         upgrade heads & pids+=($!)
+    IN_STEP=1 setup_nova "$pw" & pids+=($!)
     wait_for rabbitmq 60
     wait_for memcached 10
-    setup_nova "$pw" & pids+=($!)
     for i in "${!pids[@]}"; do
-        wait "${pids[$i]}" || fail "${names[$i]}" "schema setup failed"
+        wait "${pids[$i]}" || failed=${failed:-${names[$i]}}
     done
+    [ -z "$failed" ] || fail "$failed" "schema setup failed"
 
-    log "starting the APIs and Nova's services"
-    for name in keystone placement glance neutron nova-api nova-conductor \
-            nova-scheduler $(compute_hosts); do
+    log "starting the APIs"
+    for name in keystone placement glance neutron nova-api; do
         start_service "$name"
     done
-    wait_for keystone 60
+    wait_for keystone 90
     run_step keystone "$VENV/bin/python" "$TOOLS/cloudctl.py" catalog
+    # Their service users exist now: conductor and scheduler check their
+    # Placement credentials at start.
+    log "starting nova-conductor, nova-scheduler, $(echo $(compute_hosts))"
+    for name in nova-conductor nova-scheduler $(compute_hosts); do
+        start_service "$name"
+    done
     for name in placement glance neutron nova-api; do
         wait_for "$name" 90
     done

@@ -144,19 +144,27 @@ def catalog():
     identity = conn.identity
     project = identity.find_project('service') or identity.create_project(
         name='service', domain_id='default')
-    admin_role = identity.find_role('admin')
+    # "service": what keystonemiddleware requires of the service token
+    # Nova sends along ([service_user]); without it, 401 from Neutron.
+    roles = [identity.find_role(name) or identity.create_role(name=name)
+             for name in ('admin', 'service')]
     for name in SERVICE_USERS:
         user = identity.find_user(name, domain_id='default') or (
             identity.create_user(name=name, domain_id='default',
                                  password=env('CLOUD_PASSWORD')))
-        identity.assign_project_role_to_user(project, user, admin_role)
+        for role in roles:
+            identity.assign_project_role_to_user(project, user, role)
     for name, kind, port, path in SERVICES:
         service = identity.find_service(name) or identity.create_service(
             name=name, type=kind)
         url = 'http://127.0.0.1:%s%s' % (env(port), path)
+        existing = {(e.interface, e.url) for e in identity.endpoints(
+            service_id=service.id)}
         for interface in ('public', 'internal'):
-            identity.create_endpoint(service_id=service.id, url=url,
-                                     interface=interface, region_id=REGION)
+            if (interface, url) not in existing:
+                identity.create_endpoint(service_id=service.id, url=url,
+                                         interface=interface,
+                                         region_id=REGION)
 
 
 def image():
