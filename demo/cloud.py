@@ -23,7 +23,7 @@ from demo import layout
 from demo import report
 
 FLAVOR = 'phone.demo'
-NAME = 'phone'
+NAME = 'demo-phone'
 TITLE = ('Cloud phones on GPU hosts: Nova %s as separate services '
          '(tools/cloud.sh: API, conductor,\n2 scheduler workers, 3 '
          'nova-compute processes on a stand-in hypervisor; RabbitMQ,\n'
@@ -186,7 +186,7 @@ def main(args):
         print('demo --cloud: %s' % e, file=sys.stderr)
         code = 2
     finally:
-        print('4. Clean up\n')
+        print('\n4. Clean up\n')
         try:
             story.clean_up()
         except (cloud_client.CloudError, DemoError) as e:

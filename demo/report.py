@@ -85,11 +85,12 @@ def nova_version():
 
 
 def table(rows):
-    # The HOST column as wide as the longest host name (compute-1 ...).
-    host_width = max([len(row.host or '') + 1 for row in rows] + [
-        dict(COLUMNS)['HOST']])
-    columns = tuple((name, host_width if name == 'HOST' else width)
-                    for name, width in COLUMNS)
+    # PHONE and HOST as wide as the longest name (compute-1 ...).
+    widths = dict(COLUMNS)
+    for name, key in (('PHONE', 'name'), ('HOST', 'host')):
+        widths[name] = max([widths[name]] + [
+            len(getattr(row, key) or '') + 1 for row in rows])
+    columns = tuple((name, widths[name]) for name, _ in COLUMNS)
     lines = [_line([name for name, _ in columns], columns),
              _line(['-' * (width or 10) for _, width in columns], columns)]
     for row in rows:
