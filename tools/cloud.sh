@@ -348,29 +348,43 @@ nova_manage() {
         --config-file "$ETC/nova.conf" "$@"
 }
 
-# Schema of one service, in the background: setup_NAME & ... wait_setups
+# Schemas and first data, as background jobs: few Python start-ups one
+# after the other, since each costs seconds on a busy 2-core machine.
 setup_keystone() {
-    keystone_manage db_sync
-    keystone_manage fernet_setup --keystone-user root --keystone-group root
+    local fernet credential
+    keystone_manage fernet_setup --keystone-user root --keystone-group root &
+    fernet=$!
     keystone_manage credential_setup --keystone-user root \
-        --keystone-group root
+        --keystone-group root &
+    credential=$!
+    keystone_manage db_sync
     keystone_manage bootstrap --bootstrap-password "$1" \
         --bootstrap-admin-url "http://127.0.0.1:$KEYSTONE_PORT/v3" \
         --bootstrap-public-url "http://127.0.0.1:$KEYSTONE_PORT/v3" \
         --bootstrap-internal-url "http://127.0.0.1:$KEYSTONE_PORT/v3" \
         --bootstrap-region-id RegionOne
+    wait "$fernet" && wait "$credential"
 }
 
 setup_nova() {
-    local db="mysql+pymysql://cloud:$1@127.0.0.1:$MYSQL_PORT"
+    local db="mysql+pymysql://cloud:$1@127.0.0.1:$MYSQL_PORT" cell1 cell0
+    # cell1 and cell0 schemas beside the API database and the mappings.
+    nova_manage db sync --local_cell &
+    cell1=$!
+    printf '[database]\nconnection = %s\n' "$db/nova_cell0?charset=utf8" \
+        > "$ETC/nova-cell0.conf"
+    run_step nova-manage "$VENV/bin/nova-manage" \
+        --config-file "$ETC/nova.conf" --config-file "$ETC/nova-cell0.conf" \
+        db sync --local_cell &
+    cell0=$!
     nova_manage api_db sync
     nova_manage cell_v2 map_cell0 \
         --database_connection "$db/nova_cell0?charset=utf8"
-    if ! "$VENV/bin/nova-manage" --config-file "$ETC/nova.conf" \
-            cell_v2 list_cells 2>/dev/null | grep -q ' cell1 '; then
-        nova_manage cell_v2 create_cell --name cell1
-    fi
-    nova_manage db sync
+    # Exit status 2: cell1 exists already (an `up` after `down`).
+    "$VENV/bin/nova-manage" --config-file "$ETC/nova.conf" cell_v2 \
+        create_cell --name cell1 >> "$LOGS/nova-manage.log" 2>&1 ||
+        [ $? = 2 ] || fail nova-manage "cell_v2 create_cell failed"
+    wait "$cell1" && wait "$cell0"
 }
 
 cmd_up() {
@@ -432,16 +446,13 @@ cmd_up() {
     for name in placement glance neutron nova-api; do
         wait_for "$name" 90
     done
-    run_step glance "$VENV/bin/python" "$TOOLS/cloudctl.py" image
-    for name in nova-conductor nova-scheduler $(compute_hosts); do
-        alive "$name" || fail "$name" "exited during start"
-    done
-    local hosts
-    hosts=$(compute_hosts | wc -l)
-    if ! "$VENV/bin/python" "$TOOLS/cloudctl.py" wait-computes "$hosts" 120 \
-            >> "$LOGS/nova-manage.log" 2>&1; then
-        fail "$(compute_hosts | head -n1)" \
-            "computes did not register ($(tail -n1 "$LOGS/nova-manage.log"))"
+    # The image, then the computes' registration, in one Python process.
+    if ! "$VENV/bin/python" "$TOOLS/cloudctl.py" finish \
+            "$(compute_hosts | wc -l)" 180 >> "$LOGS/cloudctl.log" 2>&1; then
+        for name in glance nova-conductor nova-scheduler $(compute_hosts); do
+            alive "$name" || fail "$name" "exited during start"
+        done
+        fail cloudctl "image upload or compute registration failed"
     fi
     nova_manage cell_v2 discover_hosts
     log "up in $((SECONDS - start)) s: $(echo $(services) | wc -w) services;" \
@@ -463,15 +474,27 @@ down_all() {
     fi
 }
 
+# rss_mib PID: resident memory of the session PID leads (its workers too)
+rss_mib() {
+    ps -o rss= --sid "$1" 2>/dev/null | awk '{s += $1} END {print int(s / 1024)}'
+}
+
 cmd_status() {
-    local name pid port state bad=0
-    printf '%-16s %-8s %-6s %s\n' SERVICE PID PORT HEALTH
+    local name pid port state rss total=0 bad=0
+    printf '%-16s %-8s %-6s %-8s %s\n' SERVICE PID PORT RSS_MIB HEALTH
     for name in $(services); do
         pid=$(pid_of "$name")
         port=$(port_of "$name")
         state=$(health "$name") || bad=1
-        printf '%-16s %-8s %-6s %s\n' "$name" "${pid:--}" "$port" "$state"
+        rss=-
+        if [ "$state" != stopped ]; then
+            rss=$(rss_mib "$pid")
+            total=$((total + rss))
+        fi
+        printf '%-16s %-8s %-6s %-8s %s\n' "$name" "${pid:--}" "$port" \
+            "$rss" "$state"
     done
+    echo "total RSS: $total MiB"
     if alive nova-api && [ -f "$CLOUD_DIR/admin-openrc" ]; then
         echo
         echo "Nova's view (openstack compute service list):"

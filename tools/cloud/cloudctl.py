@@ -5,8 +5,9 @@ start-up of an ``openstack`` command per call (about a second each).
 
     cloudctl.py render              write .cloud/etc from tools/cloud/etc
     cloudctl.py catalog             services, endpoints and users in Keystone
-    cloudctl.py image               upload the small raw image to Glance
-    cloudctl.py wait-computes N S   until N computes are up and in Placement
+    cloudctl.py finish N S          upload the small raw image to Glance,
+                                    then wait up to S seconds until N
+                                    computes are up and in Placement
 
 Settings come from the environment tools/cloud.sh exports (CLOUD_DIR,
 CLOUD_PASSWORD, the ports).
@@ -167,8 +168,7 @@ def catalog():
                                          region_id=REGION)
 
 
-def image():
-    conn = admin_connection()
+def image(conn):
     if conn.image.find_image(IMAGE_NAME):
         return
     path = os.path.join(env('CLOUD_DIR'), 'state', IMAGE_NAME + '.img')
@@ -180,9 +180,8 @@ def image():
         wait=True)
 
 
-def wait_computes(count, timeout):
+def wait_computes(conn, count, timeout):
     """Until ``count`` nova-compute services are up and have providers."""
-    conn = admin_connection()
     deadline = time.monotonic() + timeout
     up = providers = []
     while time.monotonic() < deadline:
@@ -207,10 +206,10 @@ def main(argv):
         render()
     elif argv[0] == 'catalog':
         catalog()
-    elif argv[0] == 'image':
-        image()
-    elif argv[0] == 'wait-computes':
-        wait_computes(int(argv[1]), int(argv[2]))
+    elif argv[0] == 'finish':
+        conn = admin_connection()
+        image(conn)
+        wait_computes(conn, int(argv[1]), int(argv[2]))
     elif argv[0] == 'hosts':
         print(' '.join(compute_hosts()))
     else:
