@@ -197,6 +197,10 @@ def stub_hypervisor(connection, total_kb):
                    return_value=total_kb),
         mock.patch('nova.virt.libvirt.LibvirtDriver._create_image',
                    return_value=(False, False)),
+        # No disk files to copy between hosts: cold migration and resize
+        # move the guest as Nova's functional libvirt tests do.
+        mock.patch('nova.virt.libvirt.LibvirtDriver.'
+                   'migrate_disk_and_power_off', return_value='{}'),
         mock.patch('nova.virt.libvirt.LibvirtDriver._get_local_gb_info',
                    return_value={'total': 512, 'used': 0, 'free': 512}),
         mock.patch('nova.virt.libvirt.driver.libvirt_utils.'
