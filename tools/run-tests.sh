@@ -123,13 +123,14 @@ keep_cloud_logs() {
     done
 }
 # cloud_running: true when any service of tools/cloud.sh runs here (its
-# status table: SERVICE PID ... HEALTH, then a blank line).
+# status table: SERVICE PID ... HEALTH; a row with a PID that is not
+# stopped).
 cloud_running() {
     local table
     table=$(bash tools/cloud.sh status 2>/dev/null) || true
     printf '%s\n' "$table" | awk '
         /^$/ { exit }
-        NR > 1 && NF >= 4 && $NF != "stopped" { found = 1 }
+        NR > 1 && $2 ~ /^[0-9]+$/ && $NF != "stopped" { found = 1 }
         END { exit !found }'
 }
 # run_cloud [ARGS]: bring the cloud up, run the cloud tests (ARGS: a
