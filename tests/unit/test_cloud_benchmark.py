@@ -10,7 +10,9 @@ import tempfile
 
 import testtools
 
+from benchmarks.cloud import modes
 from benchmarks.cloud import service_cpu
+from benchmarks.cloud import stock_driver
 from benchmarks import cloud_throughput
 
 
@@ -58,3 +60,17 @@ class TestRun(testtools.TestCase):
         run = cloud_throughput.Run('stock', 1)
         self.assertEqual(0.0, run.per_minute)
         self.assertEqual(0.0, run.percentile(0.95))
+
+
+class TestModes(testtools.TestCase):
+
+    def test_stock_computes_load_the_stock_driver(self):
+        self.assertEqual(
+            {'OS_DEFAULT__COMPUTE_DRIVER': stock_driver.DRIVER},
+            modes.compute_env(modes.STOCK))
+        self.assertEqual({}, modes.compute_env(modes.PLUGIN))
+
+    def test_scheduler_workers_alone_for_the_plugin(self):
+        self.assertEqual({'OS_SCHEDULER__WORKERS': '1'},
+                         modes.scheduler_env(modes.PLUGIN, 1))
+        self.assertEqual({}, modes.scheduler_env(None, None))
