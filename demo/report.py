@@ -1,5 +1,8 @@
 """Fixed-width text for the demo's tables and summary lines."""
 
+import dataclasses
+import typing as ty
+
 from demo import layout
 
 COLUMNS = (('PHONE', 9), ('HOST', 6), ('RENDER NODE', 19), ('GPU', 4),
@@ -10,6 +13,29 @@ LEGEND = ('cells: GPU = NUMA cell of the allocated render node (Placement '
           'claimed instance NUMA topology.')
 
 
+@dataclasses.dataclass
+class Row:
+    """Where one phone landed; cells are ints, or lists when split."""
+
+    name: str
+    status: str
+    host: ty.Optional[str] = None
+    rendernode: ty.Optional[str] = None
+    gpu_cell: ty.Any = None
+    vcpu_cell: ty.Any = None
+    memory_cell: ty.Any = None
+    emulator_cell: ty.Any = None
+    claimed_cell: ty.Any = None
+    colocated: bool = False
+    fault: str = ''
+
+
+def phone_order(row):
+    """Sort key: phone-2 before phone-10."""
+    head, _, number = row.name.rpartition('-')
+    return (head, int(number)) if number.isdigit() else (row.name, 0)
+
+
 def _cell(value):
     if value is None:
         return '-'
@@ -18,15 +44,15 @@ def _cell(value):
     return str(value)
 
 
-def _line(values):
+def _line(values, columns=COLUMNS):
     return ' '.join(str(v).ljust(width) if width else str(v)
-                    for v, (_, width) in zip(values, COLUMNS)).rstrip()
+                    for v, (_, width) in zip(values, columns)).rstrip()
 
 
 def header(phones, batch):
     one_by_one = phones - batch if batch > 1 else phones
     lines = ['Cloud phones on GPU hosts: Nova %s services in one process '
-             '(API, conductor, scheduler,' % _nova_version(),
+             '(API, conductor, scheduler,' % nova_version(),
              'computes on fake libvirt with DRM render nodes, real '
              'Placement).',
              '',
@@ -50,7 +76,7 @@ def header(phones, batch):
     return '\n'.join(lines)
 
 
-def _nova_version():
+def nova_version():
     try:
         from importlib import metadata
         return metadata.version('nova')
@@ -59,18 +85,25 @@ def _nova_version():
 
 
 def table(rows):
-    lines = [_line([name for name, _ in COLUMNS]),
-             _line(['-' * (width or 10) for _, width in COLUMNS])]
+    # PHONE and HOST as wide as the longest name (compute-1 ...).
+    widths = dict(COLUMNS)
+    for name, key in (('PHONE', 'name'), ('HOST', 'host')):
+        widths[name] = max([widths[name]] + [
+            len(getattr(row, key) or '') + 1 for row in rows])
+    columns = tuple((name, widths[name]) for name, _ in COLUMNS)
+    lines = [_line([name for name, _ in columns], columns),
+             _line(['-' * (width or 10) for _, width in columns], columns)]
     for row in rows:
         if row.status != 'ACTIVE':
             lines.append(_line([row.name, row.host or '-', row.status,
-                                '', '', '', '', '', row.fault[:40]]))
+                                '', '', '', '', '', row.fault[:40]],
+                               columns))
             continue
         lines.append(_line([
             row.name, row.host, row.rendernode, _cell(row.gpu_cell),
             _cell(row.vcpu_cell), _cell(row.memory_cell),
             _cell(row.emulator_cell), _cell(row.claimed_cell),
-            'co-located' if row.colocated else 'SPLIT']))
+            'co-located' if row.colocated else 'SPLIT'], columns))
     return '\n'.join(lines)
 
 

@@ -43,6 +43,11 @@ def parse_args(argv):
         '--plugin-only', action='store_true',
         help='skip the stock Nova run')
     parser.add_argument(
+        '--cloud', action='store_true',
+        help='tell the story through the running one-machine cloud '
+             '(tools/cloud.sh up) with the openstack and nova-gpu-numa '
+             'clients, instead of the services in this process')
+    parser.add_argument(
         '--log', metavar='FILE',
         help='keep the services\' log output in FILE (default: a temporary '
              'file, shown only when a run breaks)')
@@ -113,6 +118,9 @@ def log_file(path, prefix):
 
 def main(argv):
     args = parse_args(argv)
+    if args.cloud:
+        from demo import cloud
+        return cloud.main(args)
     from demo import report
     log_path = log_file(args.log, 'gpu-numa-demo-')
     print(report.header(args.phones, args.batch), flush=True)

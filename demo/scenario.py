@@ -16,6 +16,7 @@ import fixtures
 from nova.compute import resource_tracker
 
 from demo import layout
+from demo import report
 from nova_gpu_numa_sched.cmd import main as cmd_main
 from nova_gpu_numa_sched.compute import claim_cell
 from nova_gpu_numa_sched.compute import placement_report
@@ -26,22 +27,7 @@ from tests.functional import fake_drm
 #: Seconds a phone may take to become ACTIVE or ERROR.
 BOOT_TIMEOUT = 60
 
-
-@dataclasses.dataclass
-class Row:
-    """Where one phone landed; cells are ints, or lists when split."""
-
-    name: str
-    status: str
-    host: ty.Optional[str] = None
-    rendernode: ty.Optional[str] = None
-    gpu_cell: ty.Any = None
-    vcpu_cell: ty.Any = None
-    memory_cell: ty.Any = None
-    emulator_cell: ty.Any = None
-    claimed_cell: ty.Any = None
-    colocated: bool = False
-    fault: str = ''
+Row = report.Row
 
 
 @dataclasses.dataclass
@@ -101,7 +87,7 @@ class _Fleet:
                 networks='none')})
             servers.extend(self._wait_for_boot([server]))
         outcome.rows = sorted((self._row(server) for server in servers),
-                              key=_phone_number)
+                              key=report.phone_order)
         outcome.slots = self._slots()
         outcome.seconds = time.monotonic() - start
         return servers
@@ -160,11 +146,6 @@ class _Fleet:
                               names.cell_from_traits(rp['traits']),
                               rp['usage'], rp['inventory']['total']))
         return slots
-
-
-def _phone_number(row):
-    head, _, number = row.name.rpartition('-')
-    return (head, int(number)) if number.isdigit() else (row.name, 0)
 
 
 class PluginFleet(_Fleet, base.GpuNumaTestBase):

@@ -8,9 +8,9 @@
 #     bindep.txt (profile "test" by default, BINDEP_PROFILE=build for the
 #     build set only); installs them, running apt-get update only when one
 #     is missing;
-#  3. installs requirements.txt and test-requirements.txt pinned by
-#     upper-constraints.txt, skipped while .venv/.bootstrap-stamp matches the
-#     hash of those files;
+#  3. installs requirements.txt and test-requirements.txt (or the files
+#     $REQUIREMENTS names) pinned by upper-constraints.txt, skipped while
+#     .venv/.bootstrap-stamp matches the hash of those files;
 #  4. always reinstalls the project itself, NOT editable: Nova loads the
 #     compute driver as nova.virt.gpu_numa, which only a regular install
 #     places inside Nova's package.
@@ -24,6 +24,8 @@ cd "$REPO_ROOT"
 PROFILE=${BINDEP_PROFILE:-test}
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-$REPO_ROOT/.venv}
+# shellcheck disable=SC2206
+REQUIREMENTS=(${REQUIREMENTS:-requirements.txt test-requirements.txt})
 STAMP=$VENV/.bootstrap-stamp
 
 log() { echo "bootstrap: $*"; }
@@ -109,7 +111,7 @@ install_system_packages() {
 
 requirements_hash() {
     {
-        cat requirements.txt test-requirements.txt upper-constraints.txt
+        cat "${REQUIREMENTS[@]}" upper-constraints.txt
         "$VENV/bin/python" -VV
     } | sha256sum | cut -d' ' -f1
 }
@@ -125,8 +127,7 @@ install_requirements() {
     # setuptools, wheel and pbr build the project without build isolation
     # below (no download on every reinstall).
     "$VENV/bin/python" -m pip install -q -c upper-constraints.txt \
-        setuptools wheel pbr \
-        -r requirements.txt -r test-requirements.txt
+        setuptools wheel pbr "${REQUIREMENTS[@]/#/-r}"
     echo "$want" > "$STAMP"
 }
 

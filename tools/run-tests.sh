@@ -16,8 +16,16 @@
 #               integration tests, in Nova's eventlet test mode);
 #   [threading] tests/functional again, with
 #               OS_NOVA_DISABLE_EVENTLET_PATCHING=1 (native threads);
-#   [libvirtd]  tests/libvirtd.
+#   [libvirtd]  tests/libvirtd;
+#   [cloud]     tests/cloud against the one-machine cloud: tools/cloud.sh
+#               up, the tests one at a time (tests/cloud/disruptive, which
+#               kill and restart services, last), tools/cloud.sh down, also
+#               when something fails or the run is interrupted. After a
+#               failure the services' logs are kept in a folder it names
+#               and their last lines printed.
 #
+# "--cloud [ARGS]" runs only the [cloud] run (ARGS: a test id regex, as
+# for stestr, e.g. tests.cloud.test_racing).
 # Unit and integration tests do not run Nova's services, so they run once.
 # The functional tests write the guest XML that Nova generated into
 # $GPU_NUMA_GUEST_XML_DIR; tests/libvirtd defines the hand-written samples
@@ -35,6 +43,16 @@ cd "$REPO_ROOT" || exit 1
 CONCURRENCY=${STESTR_CONCURRENCY:-2}
 LIBVIRTD_TESTS='^tests\.libvirtd\.'
 FUNCTIONAL_TESTS='^tests\.functional\.'
+CLOUD_TESTS='^tests\.cloud\.'
+DISRUPTIVE_CLOUD_TESTS='^tests\.cloud\.disruptive\.'
+# Every test but these runs in the [eventlet] run.
+OWN_RUN_TESTS='^tests\.(libvirtd|cloud)\.'
+
+cloud_only=0
+if [ "${1:-}" = --cloud ]; then
+    cloud_only=1
+    shift
+fi
 
 bash tools/bootstrap.sh || { echo "run-tests: bootstrap failed" >&2; exit 1; }
 bash tools/start-libvirtd.sh || {
@@ -48,7 +66,19 @@ export OS_TEST_TIMEOUT=${OS_TEST_TIMEOUT:-300}
 
 log=$(mktemp)
 cleanup=("$log")
-trap 'rm -rf "${cleanup[@]}"' EXIT
+cloud_started=0
+# cloud_down: stop the cloud this script brought up (by the PIDs
+# tools/cloud.sh recorded), once.
+cloud_down() {
+    if [ "$cloud_started" -eq 1 ]; then
+        cloud_started=0
+        echo "run-tests: tools/cloud.sh down"
+        bash tools/cloud.sh down || echo "run-tests: tools/cloud.sh down" \
+            "failed" >&2
+    fi
+}
+trap 'cloud_down; rm -rf "${cleanup[@]}"' EXIT
+trap 'exit 130' INT TERM
 if [ -z "${GPU_NUMA_GUEST_XML_DIR:-}" ]; then
     GPU_NUMA_GUEST_XML_DIR=$(mktemp -d)
     cleanup+=("$GPU_NUMA_GUEST_XML_DIR")
@@ -78,10 +108,74 @@ run_stestr() {
     echo >> "$log"
     echo "run-tests: [$label] finished (exit $rc)"
 }
+# keep_cloud_logs: copy the services' logs of a failed cloud run to a new
+# folder, name it and print the end of each log.
+keep_cloud_logs() {
+    local kept
+    kept=$(mktemp -d "${TMPDIR:-/tmp}/gpu-numa-cloud-logs.XXXXXX")
+    cp -r .cloud/logs/. "$kept"/ 2>/dev/null
+    echo "run-tests: the cloud's logs of this failed run are in $kept"
+    local file
+    for file in "$kept"/*.log; do
+        [ -f "$file" ] || continue
+        echo "run-tests: --- last lines of $(basename "$file") ---"
+        tail -n 15 "$file"
+    done
+}
+# cloud_running: true when any service of tools/cloud.sh runs here (its
+# status table: SERVICE PID ... HEALTH; a row with a PID that is not
+# stopped).
+cloud_running() {
+    local table
+    table=$(bash tools/cloud.sh status 2>/dev/null) || true
+    printf '%s\n' "$table" | awk '
+        /^$/ { exit }
+        NR > 1 && $2 ~ /^[0-9]+$/ && $NF != "stopped" { found = 1 }
+        END { exit !found }'
+}
+# run_cloud [ARGS]: bring the cloud up, run the cloud tests (ARGS: a
+# regex instead of all of them), bring it down; keep the logs on failure.
+run_cloud() {
+    local before=$stestr_rc up_start=$SECONDS
+    if cloud_running; then
+        echo "run-tests: a cloud is already running here; stop it first" \
+             "(tools/cloud.sh down), the cloud tests kill its services"
+        stestr_rc=1
+        return
+    fi
+    echo "run-tests: tools/cloud.sh up"
+    cloud_started=1
+    if ! bash tools/cloud.sh up; then
+        echo "run-tests: tools/cloud.sh up failed"
+        stestr_rc=1
+        keep_cloud_logs
+        cloud_down
+        return
+    fi
+    echo "run-tests: cloud up in $((SECONDS - up_start)) s"
+    stestr_rc=0
+    if [ $# -gt 0 ]; then
+        GPU_NUMA_REQUIRE_CLOUD=1 run_stestr cloud 1 --concurrency 1 "$@"
+    else
+        # Services are killed and restarted only after the other tests.
+        GPU_NUMA_REQUIRE_CLOUD=1 run_stestr cloud 1 --concurrency 1 \
+            "$CLOUD_TESTS" --exclude-regex "$DISRUPTIVE_CLOUD_TESTS"
+        GPU_NUMA_REQUIRE_CLOUD=1 run_stestr cloud 1 --concurrency 1 \
+            "$DISRUPTIVE_CLOUD_TESTS"
+    fi
+    [ "$stestr_rc" -eq 0 ] || keep_cloud_logs
+    cloud_down
+    echo "run-tests: cloud run took $((SECONDS - up_start)) s, up and" \
+         "down included"
+    [ "$before" -eq 0 ] || stestr_rc=$before
+}
+
 start=$SECONDS
-if [ $# -eq 0 ]; then
+if [ "$cloud_only" -eq 1 ]; then
+    run_cloud "$@"
+elif [ $# -eq 0 ]; then
     run_stestr eventlet 0 --concurrency "$CONCURRENCY" \
-        --exclude-regex "$LIBVIRTD_TESTS"
+        --exclude-regex "$OWN_RUN_TESTS"
     run_stestr threading 1 --concurrency "$CONCURRENCY" "$FUNCTIONAL_TESTS"
     echo "run-tests: guest XML to define:" \
          "$(cd "$GPU_NUMA_GUEST_XML_DIR" && echo *.xml)"
@@ -93,6 +187,7 @@ if [ $# -eq 0 ]; then
         fi
     done
     run_stestr libvirtd 0 --concurrency 1 --combine "$LIBVIRTD_TESTS"
+    run_cloud
 else
     mode=${OS_NOVA_DISABLE_EVENTLET_PATCHING:-0}
     case "$mode" in

@@ -90,6 +90,13 @@ def load_config(args):
     nova_config.set_lib_defaults()
     if nova_config.profiler:
         nova_config.profiler.set_defaults(conf)
+    # A cell mapping's transport_url is read through [DEFAULT]
+    # transport_url (CellMapping formats it), an option oslo.messaging
+    # registers only when a service builds its RPC transport.
+    from oslo_messaging import opts as messaging_opts
+    for group, opts in messaging_opts.list_opts():
+        if group in (None, 'DEFAULT'):
+            conf.register_opts(opts)
     cli = []
     for path in args.config_file:
         cli += ['--config-file', path]

@@ -9,13 +9,13 @@ import collections
 import os
 import sys
 
-from lxml import etree
 from nova.compute import resource_tracker
 from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base
 
+from demo import guest_xml
 from nova_gpu_numa_sched.compute import claim_cell
 from nova_gpu_numa_sched.compute import driver as gpu_driver
 from nova_gpu_numa_sched.compute import placement_report
@@ -211,9 +211,8 @@ class GpuNumaTestBase(base.ServersTestBase):
 
     def _host_cell_of_cpus(self, hostname, cpus):
         topology = self.computes[hostname].driver._get_host_numa_topology()
-        owners = {cell.id for cell in topology.cells
-                  if cpus & (cell.cpuset | cell.pcpuset)}
-        return owners.pop() if len(owners) == 1 else sorted(owners)
+        return guest_xml.cells_of(cpus, {
+            cell.id: cell.cpuset | cell.pcpuset for cell in topology.cells})
 
     def placed(self, server):
         """Where the server's GPU, vCPUs, emulator and RAM really are.
@@ -223,13 +222,7 @@ class GpuNumaTestBase(base.ServersTestBase):
         """
         server = self.admin_api.get_server(server['id'])
         hostname = server['OS-EXT-SRV-ATTR:host']
-        xml = etree.fromstring(self.guest_xml[server['id']])
-        gl = xml.find("./devices/graphics[@type='egl-headless']/gl")
-        vcpupins = {int(c) for pin in xml.findall('./cputune/vcpupin')
-                    for c in _cpuset(pin.get('cpuset'))}
-        emulator = xml.find('./cputune/emulatorpin')
-        memnodes = {int(node.get('nodeset'))
-                    for node in xml.findall('./numatune/memnode')}
+        pins = guest_xml.pins(self.guest_xml[server['id']])
         claimed = objects.InstanceNUMATopology.get_by_instance_uuid(
             self.ctxt, server['id'])
         gpu_cell = None
@@ -241,13 +234,12 @@ class GpuNumaTestBase(base.ServersTestBase):
                     version='1.6').body['traits'])
         return Placed(
             name=server['name'], host=hostname,
-            rendernode=gl.get('rendernode') if gl is not None else None,
+            rendernode=pins.rendernode,
             gpu_cell=gpu_cell,
-            vcpu_cell=self._host_cell_of_cpus(hostname, vcpupins),
-            memory_cell=memnodes.pop() if len(memnodes) == 1 else sorted(
-                memnodes),
+            vcpu_cell=self._host_cell_of_cpus(hostname, pins.vcpu_cpus),
+            memory_cell=guest_xml.one_or_all(pins.memnodes),
             emulator_cell=self._host_cell_of_cpus(
-                hostname, set(_cpuset(emulator.get('cpuset')))),
+                hostname, pins.emulator_cpus),
             claimed_cell=[cell.id for cell in claimed.cells])
 
     def assertColocated(self, server):
@@ -276,17 +268,6 @@ class GpuNumaTestBase(base.ServersTestBase):
         path = os.path.join(XML_DUMP_DIR, 'nova-%s.xml' % label)
         with open(path, 'w') as f:
             f.write(self.guest_xml[server['id']])
-
-
-def _cpuset(text):
-    cpus = set()
-    for part in (text or '').split(','):
-        if '-' in part:
-            low, high = part.split('-')
-            cpus.update(range(int(low), int(high) + 1))
-        elif part:
-            cpus.add(int(part))
-    return cpus
 
 
 class StockNovaTestBase(GpuNumaTestBase):

@@ -4,6 +4,10 @@ Each script runs in tiny mode in a fresh interpreter, as an operator would
 run it; the test checks that it completes and prints its ratio lines. It
 asserts nothing about speed: the numbers are for ``doc/source/
 benchmarks.rst``, not for the test suite.
+
+``benchmarks/cloud_throughput.py`` is not run here: it needs the running
+one-machine cloud (``tools/cloud.sh up``) and restarts its services; the
+parts that need no cloud are tested in ``test_cloud_benchmark.py``.
 """
 
 import os

@@ -1,0 +1,1 @@
+"""Parts of ``benchmarks/cloud_throughput.py`` (the one-machine cloud)."""

@@ -1,0 +1,82 @@
+"""``nova-gpu-numa check`` and ``status`` on the controller's nova.conf.
+
+The command runs as an operator runs it: the installed console script of
+the cloud's environment, ``--config-file .cloud/etc/nova.conf``, Keystone
+credentials from ``[placement]``, Nova's MariaDB databases.
+"""
+
+import json
+import os
+import tempfile
+
+from tests.cloud import base
+from tests.cloud import cloud as cloud_client
+
+PHONES = 3
+WRONG_PASSWORD = 'not-the-placement-password-7f3a'
+
+
+class TestOperatorTools(base.CloudTestCase):
+
+    def nova_gpu_numa(self, *args, conf=cloud_client.NOVA_CONF):
+        # Only the cloud's environment: the command must not need the
+        # OS_* variables of admin-openrc.
+        env = {'PATH': os.environ.get('PATH', ''), 'LANG': 'C.UTF-8'}
+        return cloud_client.run_cli(
+            ['nova-gpu-numa', '--config-file', conf] + list(args), env=env)
+
+    def test_check_and_status_list_the_running_phones(self):
+        servers = self.boot(count=PHONES)
+        self.assertEqual(['ACTIVE'] * PHONES, [s['status'] for s in servers])
+        check = self.nova_gpu_numa('check')
+        self.assertEqual(0, check.returncode, check.stdout + check.stderr)
+        status = self.nova_gpu_numa('status', '--format', 'json')
+        self.assertEqual(0, status.returncode, status.stderr)
+        listed = {instance['uuid']: instance['name']
+                  for host in json.loads(status.stdout)['hosts']
+                  for node in host['render_nodes']
+                  for instance in node['instances']}
+        running = {s['id']: s['name'] for s in self.cloud.servers()
+                   if s['status'] == 'ACTIVE'}
+        self.assertEqual(running, listed)
+        # The table lists the same phones by name.
+        table = self.nova_gpu_numa('status')
+        self.assertEqual(0, table.returncode, table.stderr)
+        for server in servers:
+            self.assertIn(server['name'], table.stdout)
+
+    def test_wrong_placement_password(self):
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+            f.write(with_placement_password(cloud_client.NOVA_CONF,
+                                            WRONG_PASSWORD))
+            f.flush()
+            for command in ('check', 'status'):
+                result = self.nova_gpu_numa(command, conf=f.name)
+                output = result.stdout + result.stderr
+                self.assertNotEqual(0, result.returncode, output)
+                self.assertEqual(1, len(output.strip().splitlines()),
+                                 output)
+                self.assertNotIn(WRONG_PASSWORD, output)
+                self.assertIn('[placement]', output)
+
+
+def with_placement_password(path, password):
+    """The text of ``path`` with ``[placement] password`` replaced.
+
+    Line by line: a config parser would merge repeated options such as
+    ``available_filters``.
+    """
+    lines, section, replaced = [], None, False
+    with open(path) as f:
+        for line in f:
+            stripped = line.strip()
+            if stripped.startswith('['):
+                section = stripped
+            elif (section == '[placement]' and
+                  stripped.split('=')[0].strip() == 'password'):
+                line = 'password = %s\n' % password
+                replaced = True
+            lines.append(line)
+    if not replaced:
+        raise AssertionError('no [placement] password in %s' % path)
+    return ''.join(lines)
