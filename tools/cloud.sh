@@ -23,7 +23,7 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CLOUD_DIR=${CLOUD_DIR:-$REPO_ROOT/.cloud}
 TOOLS=$REPO_ROOT/tools/cloud
-VENV=$CLOUD_DIR/venv
+VENV=${CLOUD_VENV:-$CLOUD_DIR/venv}
 ETC=$CLOUD_DIR/etc
 LOGS=$CLOUD_DIR/logs
 PIDS=$CLOUD_DIR/pids
@@ -33,6 +33,7 @@ PYTHON=${PYTHON:-python3}
 export MYSQL_PORT=${MYSQL_PORT:-3306}
 export RABBIT_PORT=${RABBIT_PORT:-5672}
 export RABBIT_DIST_PORT=${RABBIT_DIST_PORT:-25672}
+RABBIT_NODE=${RABBIT_NODE:-cloud}
 export MEMCACHED_PORT=${MEMCACHED_PORT:-11211}
 export KEYSTONE_PORT=${KEYSTONE_PORT:-5000}
 export PLACEMENT_PORT=${PLACEMENT_PORT:-8778}
@@ -182,7 +183,9 @@ run_step() {
     local name=$1
     shift
     mkdir -p "$LOGS"
-    echo "--- $(date -u +%FT%TZ) run: $*" >> "$LOGS/$name.log"
+    local line="$*" secret=${CLOUD_PASSWORD:-}
+    [ -z "$secret" ] || line=${line//"$secret"/***}
+    echo "--- $(date -u +%FT%TZ) run: $line" >> "$LOGS/$name.log"
     if ! "$@" >> "$LOGS/$name.log" 2>&1; then
         fail "$name" "step failed: $*"
     fi
@@ -251,7 +254,7 @@ start_rabbitmq() {
     fi
     # Run as root in the foreground (Debian's wrapper would switch to the
     # rabbitmq user and daemonise); node data and cookie under .cloud.
-    launch rabbitmq env HOME="$base" RABBITMQ_NODENAME=cloud@localhost \
+    launch rabbitmq env HOME="$base" RABBITMQ_NODENAME="$RABBIT_NODE@localhost" \
         RABBITMQ_MNESIA_BASE="$base/mnesia" RABBITMQ_LOG_BASE="$LOGS" \
         RABBITMQ_LOGS=- RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
         RABBITMQ_NODE_PORT="$RABBIT_PORT" \
@@ -358,7 +361,7 @@ setup_keystone() {
         --keystone-group root &
     credential=$!
     keystone_manage db_sync
-    keystone_manage bootstrap --bootstrap-password "$1" \
+    OS_BOOTSTRAP_PASSWORD=$1 keystone_manage bootstrap \
         --bootstrap-admin-url "http://127.0.0.1:$KEYSTONE_PORT/v3" \
         --bootstrap-public-url "http://127.0.0.1:$KEYSTONE_PORT/v3" \
         --bootstrap-internal-url "http://127.0.0.1:$KEYSTONE_PORT/v3" \
@@ -387,30 +390,8 @@ setup_nova() {
     wait "$cell1" && wait "$cell0"
 }
 
-cmd_up() {
-    local start running pw
-    running=$(running_services)
-    if [ -n "$running" ]; then
-        log "the cloud is already running ($(echo $running | wc -w)" \
-            "services up; \`tools/cloud.sh status\` lists them)"
-        return 0
-    fi
-    install
-    check_ports
-    start=$SECONDS
-    mkdir -p "$LOGS" "$PIDS" "$STATE" "$CLOUD_DIR/domains"
-    pw=$(password)
-    export CLOUD_PASSWORD=$pw
-    "$VENV/bin/python" "$TOOLS/cloudctl.py" render
-    mkdir -p "$STATE/nova/lock" "$STATE/glance" "$STATE/neutron/lock"
-
-    log "starting MariaDB, RabbitMQ, memcached"
-    start_service mariadb
-    start_service rabbitmq
-    start_service memcached
-    wait_for mariadb 60
-    create_databases "$pw"
-
+create_schemas() {
+    local pw=$1
     log "creating the databases' schemas"
     local pids=() names=(keystone placement glance neutron nova-manage) i
     local failed=
@@ -430,6 +411,95 @@ cmd_up() {
         wait "${pids[$i]}" || failed=${failed:-${names[$i]}}
     done
     [ -z "$failed" ] || fail "$failed" "schema setup failed"
+}
+
+
+# A snapshot of the freshly set-up databases, Keystone's key repositories
+# and the password, taken by the first `up` of a venv and loaded by every
+# later `up` on an empty state (after `wipe`): the migrations of seven
+# databases cost minutes of CPU on 2 cores, loading their result seconds.
+# It lives in the venv (which `wipe` keeps) and is named after the
+# installed packages and the ports stored in the databases, so another
+# version or port set makes a new one. CLOUD_SCHEMA_CACHE=0 skips it.
+DATABASES="keystone placement glance neutron nova_api nova_cell0 nova_cell1"
+
+schema_cache() {
+    local key
+    key=$({ ls "$VENV"/lib/python3*/site-packages | grep 'dist-info$'
+            echo "$MYSQL_PORT $RABBIT_PORT $KEYSTONE_PORT"; } |
+          sha256sum | cut -c1-16)
+    echo "$VENV/cloud-schemas-$key.tar"
+}
+
+save_schemas() {
+    local file=$1 tmp
+    tmp=$(mktemp -d)
+    mariadb-dump --no-defaults --socket="$STATE/mariadb.sock" -u root \
+        --databases $DATABASES > "$tmp/databases.sql"
+    cp "$STATE/password" "$tmp/password"
+    cp -a "$ETC/keystone/fernet-keys" "$ETC/keystone/credential-keys" "$tmp"
+    tar -C "$tmp" -cf "$file.tmp" . && mv "$file.tmp" "$file"
+    rm -rf "$tmp"
+    log "saved the schemas for the next \`up\` after \`wipe\`: $file"
+}
+
+# cache_password FILE: the snapshot's password, its key repositories
+cache_password() {
+    tar -xOf "$1" ./password
+}
+
+restore_schemas() {
+    local file=$1
+    mkdir -p "$ETC/keystone"
+    tar -C "$ETC/keystone" -xf "$file" ./fernet-keys ./credential-keys
+    tar -xOf "$file" ./databases.sql | mysql_root ||
+        fail mariadb "loading $file failed"
+}
+
+cmd_up() {
+    local start running pw
+    running=$(running_services)
+    if [ -n "$running" ]; then
+        log "the cloud is already running ($(echo $running | wc -w)" \
+            "services up; \`tools/cloud.sh status\` lists them)"
+        return 0
+    fi
+    check_ports
+    install
+    start=$SECONDS
+    mkdir -p "$LOGS" "$PIDS" "$STATE" "$CLOUD_DIR/domains"
+    local fresh=no cache=
+    if [ ! -d "$STATE/mariadb/mysql" ]; then
+        fresh=yes
+        if [ "${CLOUD_SCHEMA_CACHE:-1}" = 1 ] && [ -f "$(schema_cache)" ] &&
+                [ ! -s "$STATE/password" ]; then
+            cache=$(schema_cache)
+            (umask 077; cache_password "$cache" > "$STATE/password")
+        fi
+    fi
+    pw=$(password)
+    export CLOUD_PASSWORD=$pw
+    "$VENV/bin/python" "$TOOLS/cloudctl.py" render
+    mkdir -p "$STATE/nova/lock" "$STATE/glance" "$STATE/neutron/lock"
+
+    log "starting MariaDB, RabbitMQ, memcached"
+    start_service mariadb
+    start_service rabbitmq
+    start_service memcached
+    wait_for mariadb 60
+    create_databases "$pw"
+
+    if [ -n "$cache" ]; then
+        log "loading the databases' schemas from $cache"
+        restore_schemas "$cache"
+        wait_for rabbitmq 60
+        wait_for memcached 10
+    else
+        create_schemas "$pw"
+        if [ "$fresh" = yes ] && [ "${CLOUD_SCHEMA_CACHE:-1}" = 1 ]; then
+            save_schemas "$(schema_cache)"
+        fi
+    fi
 
     log "starting the APIs"
     for name in keystone placement glance neutron nova-api; do
