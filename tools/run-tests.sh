@@ -17,7 +17,8 @@
 #   [threading] tests/functional again, with
 #               OS_NOVA_DISABLE_EVENTLET_PATCHING=1 (native threads);
 #   [libvirtd]  tests/libvirtd;
-#   [cloud]     tests/cloud against the one-machine cloud: tools/cloud.sh
+#   [cloud]     only with GPU_NUMA_CLOUD_TESTS=1 (or "--cloud", below):
+#               tests/cloud against the one-machine cloud: tools/cloud.sh
 #               up, the tests one at a time (tests/cloud/disruptive, which
 #               kill and restart services, last), tools/cloud.sh down, also
 #               when something fails or the run is interrupted. After a
@@ -187,7 +188,12 @@ elif [ $# -eq 0 ]; then
         fi
     done
     run_stestr libvirtd 0 --concurrency 1 --combine "$LIBVIRTD_TESTS"
-    run_cloud
+    if [ "${GPU_NUMA_CLOUD_TESTS:-0}" = 1 ]; then
+        run_cloud
+    else
+        echo "run-tests: [cloud] not run (GPU_NUMA_CLOUD_TESTS=1 or" \
+             "--cloud runs it)"
+    fi
 else
     mode=${OS_NOVA_DISABLE_EVENTLET_PATCHING:-0}
     case "$mode" in
