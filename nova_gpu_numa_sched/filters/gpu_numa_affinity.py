@@ -11,6 +11,7 @@ from oslo_log import log as logging
 
 from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import pinned_fit
 from nova_gpu_numa_sched import policy
 from nova_gpu_numa_sched.scheduler import cell_fit
 from nova_gpu_numa_sched.scheduler import load
@@ -44,6 +45,8 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
     def __init__(self):
         super().__init__()
         provider_view.install()
+        # The scheduler's consume re-fits with this filter's pinned limits.
+        pinned_fit.install()
 
     def filter_all(self, filter_obj_list, spec_obj):
         """Co-locating hosts; for ``preferred`` with none, splitting ones.

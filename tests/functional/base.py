@@ -110,10 +110,22 @@ class GpuNumaTestBase(base.ServersTestBase):
     # Hosts -----------------------------------------------------------------
 
     def start_gpu_compute(self, hostname, cells=4, gpus=(), cores=2,
-                          kB_mem=16 * 1024 * 1024, arch=None):
+                          kB_mem=16 * 1024 * 1024, arch=None,
+                          huge_pages=None):
+        """Start a compute host with ``cells`` NUMA cells and ``gpus``.
+
+        :param huge_pages: {cell: [(page size in KiB, count), ...]}: huge
+            pages of those cells, the rest of each cell's memory in 4 KiB
+            pages (every cell has only 4 KiB pages by default)
+        """
         host_info = fakelibvirt.HostInfo(
             cpu_nodes=cells, cpu_sockets=1, cpu_cores=cores, cpu_threads=1,
             kB_mem=kB_mem)
+        for cell in host_info.numa_topology.cells:
+            huge = (huge_pages or {}).get(cell.id, [])
+            small_kb = cell.memory - sum(size * count for size, count in huge)
+            cell.mempages = fakelibvirt.create_mempages(
+                [(4, small_kb // 4)] + list(huge))
         if arch:
             host_info.arch = arch
         connection = self._get_connection(host_info=host_info,
