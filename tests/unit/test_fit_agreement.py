@@ -253,8 +253,6 @@ def _pci_stats(topology, devices):
     return found
 
 
-
-
 class FitAgreementTest(helpers.PluginTestCase):
 
     def setUp(self):
