@@ -111,12 +111,13 @@ class GpuNumaTestBase(base.ServersTestBase):
 
     def start_gpu_compute(self, hostname, cells=4, gpus=(), cores=2,
                           kB_mem=16 * 1024 * 1024, arch=None,
-                          huge_pages=None):
+                          huge_pages=None, pci_info=None):
         """Start a compute host with ``cells`` NUMA cells and ``gpus``.
 
         :param huge_pages: {cell: [(page size in KiB, count), ...]}: huge
             pages of those cells, the rest of each cell's memory in 4 KiB
             pages (every cell has only 4 KiB pages by default)
+        :param pci_info: fakelibvirt.HostPCIDevicesInfo (SR-IOV NICs)
         """
         host_info = fakelibvirt.HostInfo(
             cpu_nodes=cells, cpu_sockets=1, cpu_cores=cores, cpu_threads=1,
@@ -129,7 +130,12 @@ class GpuNumaTestBase(base.ServersTestBase):
         if arch:
             host_info.arch = arch
         connection = self._get_connection(host_info=host_info,
+                                          pci_info=pci_info,
                                           hostname=hostname)
+        if pci_info:
+            # What Nova's start_compute does for a new connection.
+            self.libvirt.update_sriov_mac_address_mapping(
+                pci_info.get_pci_address_mac_mapping())
         self.drm[hostname] = fake_drm.FakeDrmDevices(connection)
         self.drm[hostname].add(*gpus)
         return self.start_compute(hostname, connection=connection)

@@ -11,7 +11,9 @@ runs with the filter pair of the base and again with
 from lxml import etree
 from nova.conf import neutron as neutron_conf
 from nova import objects
+from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base as libvirt_base
+from oslo_serialization import jsonutils
 
 from tests.functional import base
 from tests.functional import fake_drm
@@ -29,10 +31,10 @@ NO_VALID_HOST = 'No valid host was found'
 
 class GuestKindsBase(base.GpuNumaTestBase):
 
-    def start_host(self, huge_pages=None, cores=2):
+    def start_host(self, huge_pages=None, cores=2, pci_info=None):
         return self.start_gpu_compute(
             'host1', cells=2, cores=cores, kB_mem=KB_MEM,
-            huge_pages=huge_pages,
+            huge_pages=huge_pages, pci_info=pci_info,
             gpus=fake_drm.gpus_on_cells([GPU_CELL]))
 
     def boot(self, extra_spec, vcpu=1, memory_mb=512, name='phone',
@@ -198,4 +200,47 @@ class PhysnetAffinityTest(GuestKindsBase):
         server = self.boot(
             {}, expected_state='ERROR', networks=[
                 {'uuid': libvirt_base.LibvirtNeutronFixture.network_2['id']}])
+        self.assertNoValidHost(server)
+
+
+class SriovPortTest(GuestKindsBase):
+    """An SR-IOV VF port on ``physnet4``, NUMA-affine to one cell."""
+
+    #: The PciPassthroughFilter that SR-IOV ports need, before the plugin.
+    ADDITIONAL_FILTERS = ['NUMATopologyFilter', 'PciPassthroughFilter',
+                          'GpuNumaAffinityFilter']
+    PHYSNET = 'physnet4'
+    PORT = libvirt_base.LibvirtNeutronFixture.network_4_port_1
+
+    def setUp(self):
+        self.flags(device_spec=[jsonutils.dumps({
+            'vendor_id': fakelibvirt.PCI_VEND_ID, 'product_id': product,
+            'physical_network': self.PHYSNET})
+            for product in (fakelibvirt.PF_PROD_ID,
+                            fakelibvirt.VF_PROD_ID)], group='pci')
+        self.flags(physnets=[self.PHYSNET], group='neutron')
+        neutron_conf.register_dynamic_opts(base.CONF)
+        super().setUp()
+        self.neutron = self.useFixture(
+            libvirt_base.LibvirtNeutronFixture(self))
+
+    def boot_with_port(self, nic_cell, expected_state='ACTIVE'):
+        """A phone with a VF of a NIC on ``nic_cell``, the physnet's cell."""
+        self.flags(numa_nodes=[nic_cell],
+                   group='neutron_physnet_%s' % self.PHYSNET)
+        self.start_host(pci_info=fakelibvirt.HostPCIDevicesInfo(
+            num_pfs=1, num_vfs=2, numa_node=nic_cell))
+        self.neutron.create_port({'port': self.PORT})
+        return self.boot({}, networks=[{'port': self.PORT['id']}],
+                         expected_state=expected_state)
+
+    def test_vf_on_gpu_cell_co_located(self):
+        server = self.boot_with_port(GPU_CELL)
+        self.assertColocated(server)
+        port = self.neutron.show_port(self.PORT['id'])['port']
+        self.assertEqual(self.PHYSNET,
+                         port['binding:profile']['physical_network'])
+
+    def test_vf_on_other_cell_is_no_valid_host(self):
+        server = self.boot_with_port(0, expected_state='ERROR')
         self.assertNoValidHost(server)

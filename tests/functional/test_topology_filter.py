@@ -101,3 +101,8 @@ class DedicatedCpusTest(TopologyFilterMixin,
 class PhysnetAffinityTest(TopologyFilterMixin,
                           test_guest_kinds.PhysnetAffinityTest):
     pass
+
+
+class SriovPortTest(TopologyFilterMixin, test_guest_kinds.SriovPortTest):
+
+    ADDITIONAL_FILTERS = ['PciPassthroughFilter', 'GpuNumaTopologyFilter']
