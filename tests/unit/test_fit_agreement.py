@@ -262,7 +262,12 @@ class FitAgreementTest(helpers.PluginTestCase):
         self.useFixture(fixtures.FakeLogger(level=logging.WARNING))
         nova_config = self.useFixture(config_fixture.Config(nova_conf.CONF))
         nova_config.config(alias=PCI_ALIASES, group='pci')
+        # Nova reads [pci] alias once per process (functools.cache).
+        pci_request.get_alias_from_config.cache_clear()
+        self.addCleanup(pci_request.get_alias_from_config.cache_clear)
         self.topology_filter = filters.GpuNumaTopologyFilter()
+        # What claim_cell.install() does in nova-compute (the filter's
+        # constructor has done it for nova-scheduler).
         pinned_fit.install()
 
     def guest(self, flavor):
