@@ -108,11 +108,17 @@ def numa_fit_instance_to_host(host_topology, instance_topology,
 
 
 def _nova_fit():
-    """Nova's own function, under the wrap when it is installed."""
-    current = hardware.numa_fit_instance_to_host
-    if getattr(current, _WRAPPED_MARK, False):
-        return current.__wrapped__
-    return current
+    """Nova's own function, as it was when the wrap was installed.
+
+    Kept at install time rather than read from the module on each call,
+    so that a later patch of the module attribute (a test's spy around
+    the wrap) does not make the wrap call itself.
+    """
+    return _NOVA_FIT.get('fit') or hardware.numa_fit_instance_to_host
+
+
+#: {'fit': Nova's numa_fit_instance_to_host} once install() wrapped it.
+_NOVA_FIT = {}
 
 
 def install():
@@ -124,8 +130,9 @@ def install():
     """
     nova_compat.check(nova_compat.NUMA_FIT)
     nova_fit = hardware.numa_fit_instance_to_host
-    if getattr(nova_fit, _WRAPPED_MARK, False):
+    if getattr(nova_fit, _WRAPPED_MARK, False) is True:
         return
+    _NOVA_FIT.setdefault('fit', nova_fit)
 
     @functools.wraps(nova_fit)
     def wrapper(*args, **kwargs):
