@@ -75,15 +75,10 @@ COMPUTE = (
     Expected(_LIBVIRT, '_get_guest_xml', leading=('context', 'instance')),
 )
 
-#: What the filter and ``scheduler.provider_view`` rely on.
-SCHEDULER = (
-    Expected(_REPORT, 'get_allocation_candidates',
-             leading=('context', 'resources')),
-    Expected(_REPORT, 'claim_resources',
-             leading=('context', 'consumer_uuid', 'alloc_request')),
-    Expected('nova.scheduler.filters:CandidateFilterMixin',
-             'filter_candidates', leading=('host_state', 'filter_func')),
-    # scheduler.cell_fit calls these module functions of Nova's NUMA fit.
+#: What ``pinned_fit`` wraps and calls, in nova-compute and nova-scheduler
+#: (``scheduler.cell_fit`` calls them too). ``SCHEDULER`` includes them,
+#: so that ``nova-gpu-numa check`` covers them.
+NUMA_FIT = (
     Expected(_HARDWARE, 'numa_fit_instance_to_host',
              leading=('host_topology', 'instance_topology',
                       'provider_mapping'),
@@ -92,6 +87,16 @@ SCHEDULER = (
              leading=('host_topology', 'chosen_host_cells',
                       'network_metadata')),
 )
+
+#: What the filter and ``scheduler.provider_view`` rely on.
+SCHEDULER = (
+    Expected(_REPORT, 'get_allocation_candidates',
+             leading=('context', 'resources')),
+    Expected(_REPORT, 'claim_resources',
+             leading=('context', 'consumer_uuid', 'alloc_request')),
+    Expected('nova.scheduler.filters:CandidateFilterMixin',
+             'filter_candidates', leading=('host_state', 'filter_func')),
+) + NUMA_FIT
 
 
 def nova_version():

@@ -29,6 +29,7 @@ from oslo_log import log as logging
 from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import nova_compat
+from nova_gpu_numa_sched import pinned_fit
 from nova_gpu_numa_sched import policy
 
 LOG = logging.getLogger(__name__)
@@ -246,8 +247,13 @@ def _wrap(method, allocations_arg):
 
 
 def install():
-    """Wrap the resource tracker's claim entry points (idempotent)."""
+    """Wrap the resource tracker's claim entry points (idempotent).
+
+    Also confines Nova's fit to the pinned cell (``pinned_fit``), so that
+    the claim does not inherit a page size chosen on another cell.
+    """
     nova_compat.check(nova_compat.COMPUTE)
+    pinned_fit.install()
     tracker = resource_tracker.ResourceTracker
     for name in ('instance_claim', '_move_claim'):
         method = getattr(tracker, name)

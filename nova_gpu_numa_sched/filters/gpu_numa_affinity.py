@@ -13,6 +13,7 @@ from oslo_log import log as logging
 
 from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import pinned_fit
 from nova_gpu_numa_sched import policy
 from nova_gpu_numa_sched.scheduler import cell_fit
 from nova_gpu_numa_sched.scheduler import load
@@ -47,6 +48,8 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
     def __init__(self):
         super().__init__()
         provider_view.install()
+        # The scheduler's consume re-fits with this filter's pinned limits.
+        pinned_fit.install()
 
     def filter_all(self, filter_obj_list, spec_obj):
         """Co-locating hosts; with none, for ``preferred`` splitting ones,

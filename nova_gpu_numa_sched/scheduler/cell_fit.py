@@ -22,6 +22,11 @@ cell, with three savings that keep the answer the same:
   ``hardware._numa_cells_support_network_metadata``, the function the
   claim's fit calls).
 
+The fit itself and the network check are ``pinned_fit``'s, the code the
+compute claim and the scheduler's consume run for a one-cell guest pinned
+to a cell: the three cannot disagree on the fit
+(``tests/unit/test_fit_agreement.py`` checks it on drawn hosts and guests).
+
 The memo lives in the request's provider view (``provider_view``), which is
 per thread and per request id: nothing is shared between requests or
 threads, and it goes when the next request starts.
@@ -29,9 +34,9 @@ threads, and it goes when the next request starts.
 
 from nova import objects
 from nova.objects import fields
-from nova.virt import hardware
 from oslo_log import log as logging
 
+from nova_gpu_numa_sched import pinned_fit
 from nova_gpu_numa_sched.scheduler import provider_view
 
 LOG = logging.getLogger(__name__)
@@ -59,9 +64,8 @@ def fits(host_state, spec_obj, cell_id, provider_mapping):
         return False
     memo = _memo()
     wants = _request_of(memo, spec_obj, guest)
-    if wants.network_metadata is not None and not (
-            hardware._numa_cells_support_network_metadata(
-                host_topology, [host_cell], wants.network_metadata)):
+    if wants.network_metadata is not None and not pinned_fit.network_fits(
+            host_topology, host_cell, wants.network_metadata):
         return False
     ratios = (host_state.cpu_allocation_ratio,
               host_state.ram_allocation_ratio)
@@ -84,10 +88,9 @@ def _fit(host_cell, guest, ratios, pci_requests=None, pci_stats=None,
          provider_mapping=None):
     limits = objects.NUMATopologyLimits(
         cpu_allocation_ratio=ratios[0], ram_allocation_ratio=ratios[1])
-    return hardware.numa_fit_instance_to_host(
-        objects.NUMATopology(cells=[host_cell]), guest,
-        limits=limits, pci_requests=pci_requests, pci_stats=pci_stats,
-        provider_mapping=provider_mapping) is not None
+    return pinned_fit.fit_cell_alone(
+        host_cell, guest, limits, pci_requests, pci_stats,
+        provider_mapping) is not None
 
 
 def _cell_by_id(host_topology, cell_id):

@@ -110,19 +110,35 @@ class GpuNumaTestBase(base.ServersTestBase):
     # Hosts -----------------------------------------------------------------
 
     def start_gpu_compute(self, hostname, cells=4, gpus=(), cores=2,
-                          kB_mem=16 * 1024 * 1024, arch=None, sockets=1):
-        """A fake libvirt host of ``cells`` cells over ``sockets`` sockets.
+                          kB_mem=16 * 1024 * 1024, arch=None, sockets=1,
+                          huge_pages=None, pci_info=None):
+        """Start a compute host with ``cells`` NUMA cells and ``gpus``.
 
         fakelibvirt numbers cells socket by socket: with 2 sockets of 2
         cells, cells 0 and 1 are on socket 0, cells 2 and 3 on socket 1.
+
+        :param huge_pages: {cell: [(page size in KiB, count), ...]}: huge
+            pages of those cells, the rest of each cell's memory in 4 KiB
+            pages (every cell has only 4 KiB pages by default)
+        :param pci_info: fakelibvirt.HostPCIDevicesInfo (SR-IOV NICs)
         """
         host_info = fakelibvirt.HostInfo(
             cpu_nodes=cells // sockets, cpu_sockets=sockets,
             cpu_cores=cores, cpu_threads=1, kB_mem=kB_mem)
+        for cell in host_info.numa_topology.cells:
+            huge = (huge_pages or {}).get(cell.id, [])
+            small_kb = cell.memory - sum(size * count for size, count in huge)
+            cell.mempages = fakelibvirt.create_mempages(
+                [(4, small_kb // 4)] + list(huge))
         if arch:
             host_info.arch = arch
         connection = self._get_connection(host_info=host_info,
+                                          pci_info=pci_info,
                                           hostname=hostname)
+        if pci_info:
+            # What Nova's start_compute does for a new connection.
+            self.libvirt.update_sriov_mac_address_mapping(
+                pci_info.get_pci_address_mac_mapping())
         self.drm[hostname] = fake_drm.FakeDrmDevices(connection)
         self.drm[hostname].add(*gpus)
         return self.start_compute(hostname, connection=connection)

@@ -11,6 +11,7 @@ from tests.functional import test_affinity_policy
 from tests.functional import test_colocation
 from tests.functional import test_colocation_scenarios as scenarios
 from tests.functional import test_gpu_load
+from tests.functional import test_guest_kinds
 from tests.functional import test_moves
 
 #: The filter and weigher as ``doc/source/install.rst`` enables them.
@@ -86,3 +87,22 @@ class TwoHostsTest(TopologyFilterMixin, test_affinity_policy.TwoHostsTest):
 class MultiCellGuestTest(TopologyFilterMixin,
                          test_affinity_policy.MultiCellGuestTest):
     pass
+
+
+class HugePagesTest(TopologyFilterMixin, test_guest_kinds.HugePagesTest):
+    pass
+
+
+class DedicatedCpusTest(TopologyFilterMixin,
+                        test_guest_kinds.DedicatedCpusTest):
+    pass
+
+
+class PhysnetAffinityTest(TopologyFilterMixin,
+                          test_guest_kinds.PhysnetAffinityTest):
+    pass
+
+
+class SriovPortTest(TopologyFilterMixin, test_guest_kinds.SriovPortTest):
+
+    ADDITIONAL_FILTERS = ['PciPassthroughFilter', 'GpuNumaTopologyFilter']

@@ -109,6 +109,12 @@ class NovaCompatTest(testtools.TestCase):
             nova_compat.nova_version()))
         nova_compat.check(nova_compat.COMPUTE)
         nova_compat.check(nova_compat.SCHEDULER)
+        nova_compat.check(nova_compat.NUMA_FIT)
+
+    def test_check_command_covers_the_numa_fit(self):
+        # nova-gpu-numa check lists COMPUTE + SCHEDULER.
+        for expected in nova_compat.NUMA_FIT:
+            self.assertIn(expected, nova_compat.SCHEDULER)
 
     def test_version_range(self):
         self.assertTrue(nova_compat.is_supported_version('34.0.0'))
