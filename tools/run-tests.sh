@@ -15,7 +15,9 @@
 #   [eventlet]  everything but tests/libvirtd (unit, functional and
 #               integration tests, in Nova's eventlet test mode);
 #   [threading] tests/functional again, with
-#               OS_NOVA_DISABLE_EVENTLET_PATCHING=1 (native threads);
+#               OS_NOVA_DISABLE_EVENTLET_PATCHING=1 (native threads), the
+#               scenarios that test_topology_filter reruns with
+#               GpuNumaTopologyFilter only with that filter;
 #   [libvirtd]  tests/libvirtd;
 #   [cloud]     only with GPU_NUMA_CLOUD_TESTS=1 (or "--cloud", below):
 #               tests/cloud against the one-machine cloud: tools/cloud.sh
@@ -44,6 +46,19 @@ cd "$REPO_ROOT" || exit 1
 CONCURRENCY=${STESTR_CONCURRENCY:-2}
 LIBVIRTD_TESTS='^tests\.libvirtd\.'
 FUNCTIONAL_TESTS='^tests\.functional\.'
+# Scenario classes that tests/functional/test_topology_filter.py reruns
+# with GpuNumaTopologyFilter, the filter the install guide enables. The
+# [threading] run takes them from there only: the same scenarios, the same
+# filter code (GpuNumaTopologyFilter runs GpuNumaAffinityFilter's), once
+# per mode; the older filter pair keeps its run in [eventlet].
+PAIR_ONLY_SCENARIOS='^tests\.functional\.(test_colocation\.ColocationTest'
+PAIR_ONLY_SCENARIOS+='|test_colocation_scenarios\.(PackingStrategyTest'
+PAIR_ONLY_SCENARIOS+='|MultiHostTest|SlotExhaustionTest|FlavorWithoutNumaTest'
+PAIR_ONLY_SCENARIOS+='|MultiCreateTest)|test_gpu_load\.GpuLoadTest'
+PAIR_ONLY_SCENARIOS+='|test_moves\.MoveTest|test_affinity_policy\.'
+PAIR_ONLY_SCENARIOS+='(GpuCellTooSmallTest|TwoHostsTest|MultiCellGuestTest)'
+PAIR_ONLY_SCENARIOS+='|test_guest_kinds\.(HugePagesTest|DedicatedCpusTest'
+PAIR_ONLY_SCENARIOS+='|PhysnetAffinityTest|SriovPortTest))\.'
 CLOUD_TESTS='^tests\.cloud\.'
 DISRUPTIVE_CLOUD_TESTS='^tests\.cloud\.disruptive\.'
 # Every test but these runs in the [eventlet] run.
@@ -177,7 +192,8 @@ if [ "$cloud_only" -eq 1 ]; then
 elif [ $# -eq 0 ]; then
     run_stestr eventlet 0 --concurrency "$CONCURRENCY" \
         --exclude-regex "$OWN_RUN_TESTS"
-    run_stestr threading 1 --concurrency "$CONCURRENCY" "$FUNCTIONAL_TESTS"
+    run_stestr threading 1 --concurrency "$CONCURRENCY" "$FUNCTIONAL_TESTS" \
+        --exclude-regex "$PAIR_ONLY_SCENARIOS"
     echo "run-tests: guest XML to define:" \
          "$(cd "$GPU_NUMA_GUEST_XML_DIR" && echo *.xml)"
     # The functional tests write nova's own phone XML; it must be there.
