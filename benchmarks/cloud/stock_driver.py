@@ -39,5 +39,5 @@ class StockClaimsDriver(driver.GpuNumaLibvirtDriver):
         guest_devices.check_same_cell = _any_cell
 
 
-def _any_cell(instance, node):
+def _any_cell(instance, node, *args, **kwargs):
     """Stock Nova puts the guest where its NUMA fit says."""

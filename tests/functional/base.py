@@ -315,7 +315,7 @@ class StockNovaTestBase(GpuNumaTestBase):
                 self.addCleanup(setattr, tracker, name, method)
         self.useFixture(base.fixtures.MonkeyPatch(
             'nova_gpu_numa_sched.compute.guest_devices.check_same_cell',
-            lambda instance, node: None))
+            lambda instance, node, *args, **kwargs: None))
 
     def _setup_scheduler_service(self):
         # Nova's defaults, without the plugin's filter and weigher (set

@@ -142,8 +142,11 @@ class TestEndToEndRuns(testtools.TestCase):
         self.assertTrue(any(line.startswith(
             'ratio phones per CPU minute plugin / stock: ')
             for line in ratios), proc.stdout)
-        # The plugin run places every phone on its GPU's cell.
+        # The plugin run places every phone on its GPU's cell; stock Nova
+        # boots every phone too, wherever its NUMA fit says.
         self.assertIn('co-located plugin / stock: 4/4 vs ', proc.stdout)
+        self.assertEqual(
+            2, proc.stdout.count('4/4 ACTIVE, 0 ERROR'), proc.stdout)
         # The plugin run uses the filter the install guide enables, in
         # place of Nova's; the stock run Nova's own.
         plugin, stock = [
