@@ -69,14 +69,11 @@ def pin_limits(tracker, instance, nodename, allocations, limits):
                    'different NUMA cells %s' % (instance.uuid,
                                                 sorted(cells)))
     cell = cells.pop()
-    if isinstance(limits, objects.SchedulerLimits):
-        limits = limits.to_dict()
-    limits = dict(limits or {})
-    node = tracker.compute_nodes.get(nodename)
-    limits['numa_topology'] = cell_limits.pinned_numa_limits(
-        limits.get('numa_topology'), cell,
-        cpu_allocation_ratio=getattr(node, 'cpu_allocation_ratio', 1.0),
-        ram_allocation_ratio=getattr(node, 'ram_allocation_ratio', 1.0))
+    limits = _with_numa_limits(
+        tracker, nodename, limits,
+        lambda numa_limits, cpu_ratio, ram_ratio:
+            cell_limits.pinned_numa_limits(numa_limits, cell, cpu_ratio,
+                                           ram_ratio))
     LOG.debug('Claim for instance %s pinned to NUMA cell %d, the cell of '
               'its render node.', instance.uuid, cell)
     return limits
@@ -91,25 +88,32 @@ def unpinned_limits(tracker, nodename, limits):
     move) the compute node's ratios apply, as for the pinned claim, so
     the retry tests usage no less than the first try.
     """
-    if isinstance(limits, objects.SchedulerLimits):
-        limits = limits.to_dict()
-    limits = dict(limits or {})
-    node = tracker.compute_nodes.get(nodename)
-    limits['numa_topology'] = cell_limits.unpinned_numa_limits(
-        limits.get('numa_topology'),
-        getattr(node, 'cpu_allocation_ratio', 1.0),
-        getattr(node, 'ram_allocation_ratio', 1.0))
-    return limits
+    return _with_numa_limits(tracker, nodename, limits,
+                             cell_limits.unpinned_numa_limits)
 
 
 def socket_limits(tracker, nodename, socket_id, limits):
     """Return a copy of ``limits`` pinned to the cells of ``socket_id``."""
+    return _with_numa_limits(
+        tracker, nodename, limits,
+        lambda numa_limits, cpu_ratio, ram_ratio:
+            cell_limits.socket_numa_limits(numa_limits, socket_id, cpu_ratio,
+                                           ram_ratio))
+
+
+def _with_numa_limits(tracker, nodename, limits, build):
+    """A dict copy of ``limits`` whose NUMA limits ``build`` made.
+
+    :param build: ``build(numa_limits, cpu_ratio, ram_ratio)``, given the
+        existing NUMA limits (or None, for a forced move) and the compute
+        node's allocation ratios, which apply when there are none
+    """
     if isinstance(limits, objects.SchedulerLimits):
         limits = limits.to_dict()
     limits = dict(limits or {})
     node = tracker.compute_nodes.get(nodename)
-    limits['numa_topology'] = cell_limits.socket_numa_limits(
-        limits.get('numa_topology'), socket_id,
+    limits['numa_topology'] = build(
+        limits.get('numa_topology'),
         getattr(node, 'cpu_allocation_ratio', 1.0),
         getattr(node, 'ram_allocation_ratio', 1.0))
     return limits
