@@ -50,14 +50,27 @@ class TestOperatorTools(base.CloudTestCase):
             f.write(with_placement_password(cloud_client.NOVA_CONF,
                                             WRONG_PASSWORD))
             f.flush()
-            for command in ('check', 'status'):
-                result = self.nova_gpu_numa(command, conf=f.name)
-                output = result.stdout + result.stderr
-                self.assertNotEqual(0, result.returncode, output)
-                self.assertEqual(1, len(output.strip().splitlines()),
-                                 output)
-                self.assertNotIn(WRONG_PASSWORD, output)
-                self.assertIn('[placement]', output)
+            # status stops at the first request: one line.
+            status = self.nova_gpu_numa('status', conf=f.name)
+            output = status.stdout + status.stderr
+            self.assertNotEqual(0, status.returncode, output)
+            self.assertEqual(1, len(output.strip().splitlines()), output)
+            self.assertIn('[placement]', output)
+            self.assertNotIn(WRONG_PASSWORD, output)
+            # check runs every check, as nova-status does: the checks
+            # that need Placement fail with the reason, the others still
+            # report, and the exit code is that of a failure (2).
+            check = self.nova_gpu_numa('check', conf=f.name)
+            output = check.stdout + check.stderr
+            self.assertEqual(2, check.returncode, output)
+            self.assertNotIn('Traceback', output)
+            self.assertNotIn(WRONG_PASSWORD, output)
+            failed = [line.split()[0] for line in output.splitlines()
+                      if line.rstrip().endswith('Failure')]
+            self.assertEqual(['Compute', 'Provider'], failed, output)
+            self.assertEqual(2, output.count('[placement] options'), output)
+            self.assertEqual(2, output.count('HTTP 401'), output)
+            self.assertIn('Nova version           Success', output)
 
 
 def with_placement_password(path, password):
