@@ -48,6 +48,7 @@ class Reader:
         self.db = databases
         self._host_cells = {}
         self._traits = {}
+        self._nodes = {}
         self._rendernode_cells = rendernode_cells()
 
     def host_cells(self, host):
@@ -60,9 +61,24 @@ class Reader:
             self._traits[rp_uuid] = self.cloud.traits(rp_uuid)
         return names.cell_from_traits(self._traits[rp_uuid])
 
+    def node_of_provider(self, rp_uuid):
+        """The name of a provider's root: its compute node."""
+        if rp_uuid not in self._nodes:
+            root = self.cloud.placement_get(
+                '/resource_providers/%s' % rp_uuid)['root_provider_uuid']
+            self._nodes[rp_uuid] = self.cloud.placement_get(
+                '/resource_providers/%s' % root)['name']
+        return self._nodes[rp_uuid]
+
     def placed(self, server):
-        """Where an ACTIVE server's GPU, vCPUs, emulator and RAM are."""
+        """Where an ACTIVE server's GPU, vCPUs, emulator and RAM are.
+
+        ``gpu_cell``: the cell of its render allocation on the node it
+        runs on; ``render_allocations`` counts them on every node (an
+        evacuated server keeps its source's until that compute restarts).
+        """
         host = server['OS-EXT-SRV-ATTR:host']
+        node = server['OS-EXT-SRV-ATTR:hypervisor_hostname']
         xml = self.cloud.domain_xml(server['id'])
         pins = (guest_xml.pins(xml) if xml else
                 guest_xml.Pins(None, set(), set(), set()))
@@ -70,14 +86,15 @@ class Reader:
         render = [rp for rp, alloc in
                   self.cloud.allocations(server['id']).items()
                   if names.RESOURCE_CLASS in alloc['resources']]
+        here = [rp for rp in render if self.node_of_provider(rp) == node]
         return Placed(
             id=server['id'], name=server['name'], host=host,
             rendernode=pins.rendernode,
             rendernode_cell=self._rendernode_cells.get(
                 (server['OS-EXT-SRV-ATTR:hypervisor_hostname'],
                  pins.rendernode)),
-            gpu_cell=(self.cell_of_provider(render[0])
-                      if len(render) == 1 else None),
+            gpu_cell=(self.cell_of_provider(here[0])
+                      if len(here) == 1 else None),
             vcpu_cell=guest_xml.cells_of(pins.vcpu_cpus, cells),
             memory_cell=guest_xml.one_or_all(pins.memnodes),
             emulator_cell=guest_xml.cells_of(pins.emulator_cpus, cells),
