@@ -3,6 +3,7 @@
 # Nova's services and only the hypervisor a stand-in (Nova's fake libvirt).
 #
 #   tools/cloud.sh up              install what is missing, start everything
+#   tools/cloud.sh install         only install what is missing (no service)
 #   tools/cloud.sh status          every service: PID, port, health
 #   tools/cloud.sh down            stop every process `up` started (by PID)
 #   tools/cloud.sh wipe            down, then remove all state (.cloud/)
@@ -465,7 +466,9 @@ cmd_up() {
         return 0
     fi
     check_ports
-    install
+    # CLOUD_INSTALLED=1: the caller has just run `install` (run-tests.sh
+    # does it in the background); checking it again costs half a minute.
+    [ "${CLOUD_INSTALLED:-0}" = 1 ] || install
     start=$SECONDS
     mkdir -p "$LOGS" "$PIDS" "$STATE" "$CLOUD_DIR/domains"
     local fresh=no cache=
@@ -599,6 +602,7 @@ main() {
     shift || true
     case $cmd in
         up) cmd_up ;;
+        install) install ;;
         status) cmd_status ;;
         down) down_all ;;
         wipe) cmd_wipe "$@" ;;
@@ -622,7 +626,7 @@ main() {
             alive "$1" || die "$1 is not running"
             stop "$1" KILL
             log "killed $1" ;;
-        *) sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+        *) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
            [ -z "$cmd" ] || [ "$cmd" = help ] || exit 2 ;;
     esac
 }

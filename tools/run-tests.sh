@@ -12,20 +12,21 @@
 # eventlet unless OS_NOVA_DISABLE_EVENTLET_PATCHING=1, so without arguments
 # the suite runs in three labelled stestr runs:
 #
-#   [eventlet]  everything but tests/libvirtd (unit, functional and
-#               integration tests, in Nova's eventlet test mode);
+#   [eventlet]  unit, functional and integration tests, in Nova's
+#               eventlet test mode, but for tests/exclude/eventlet.txt;
 #   [threading] tests/functional again, with
-#               OS_NOVA_DISABLE_EVENTLET_PATCHING=1 (native threads), the
-#               scenarios that test_topology_filter reruns with
-#               GpuNumaTopologyFilter only with that filter;
+#               OS_NOVA_DISABLE_EVENTLET_PATCHING=1 (native threads), but
+#               for tests/exclude/threading.txt (each line says why: the
+#               older filter pair's copies of scenarios, what the [cloud]
+#               run shows on native threads, client-side commands);
 #   [libvirtd]  tests/libvirtd;
-#   [cloud]     only with GPU_NUMA_CLOUD_TESTS=1 (or "--cloud", below):
-#               tests/cloud against the one-machine cloud: tools/cloud.sh
-#               up, the tests one at a time (tests/cloud/disruptive, which
-#               kill and restart services, last), tools/cloud.sh down, also
-#               when something fails or the run is interrupted. After a
-#               failure the services' logs are kept in a folder it names
-#               and their last lines printed.
+#   [cloud]     tests/cloud against the one-machine cloud (native
+#               threads, as Nova's services run): tools/cloud.sh up, the
+#               tests one at a time (tests/cloud/disruptive, which kill and
+#               restart services, last), tools/cloud.sh down, also when
+#               something fails or the run is interrupted. After a failure
+#               the services' logs are kept in a folder it names and their
+#               last lines printed. GPU_NUMA_CLOUD_TESTS=0 leaves it out.
 #
 # "--cloud [ARGS]" runs only the [cloud] run (ARGS: a test id regex, as
 # for stestr, e.g. tests.cloud.test_racing).
@@ -46,23 +47,12 @@ cd "$REPO_ROOT" || exit 1
 CONCURRENCY=${STESTR_CONCURRENCY:-2}
 LIBVIRTD_TESTS='^tests\.libvirtd\.'
 FUNCTIONAL_TESTS='^tests\.functional\.'
-# Scenario classes that tests/functional/test_topology_filter.py reruns
-# with GpuNumaTopologyFilter, the filter the install guide enables. The
-# [threading] run takes them from there only: the same scenarios, the same
-# filter code (GpuNumaTopologyFilter runs GpuNumaAffinityFilter's), once
-# per mode; the older filter pair keeps its run in [eventlet].
-PAIR_ONLY_SCENARIOS='^tests\.functional\.(test_colocation\.ColocationTest'
-PAIR_ONLY_SCENARIOS+='|test_colocation_scenarios\.(PackingStrategyTest'
-PAIR_ONLY_SCENARIOS+='|MultiHostTest|SlotExhaustionTest|FlavorWithoutNumaTest'
-PAIR_ONLY_SCENARIOS+='|MultiCreateTest)|test_gpu_load\.GpuLoadTest'
-PAIR_ONLY_SCENARIOS+='|test_moves\.MoveTest|test_affinity_policy\.'
-PAIR_ONLY_SCENARIOS+='(GpuCellTooSmallTest|TwoHostsTest|MultiCellGuestTest)'
-PAIR_ONLY_SCENARIOS+='|test_guest_kinds\.(HugePagesTest|DedicatedCpusTest'
-PAIR_ONLY_SCENARIOS+='|PhysnetAffinityTest|SriovPortTest))\.'
+# What the [eventlet] and [threading] runs leave out, one regex a line,
+# each with its reason.
+EVENTLET_EXCLUDE=tests/exclude/eventlet.txt
+THREADING_EXCLUDE=tests/exclude/threading.txt
 CLOUD_TESTS='^tests\.cloud\.'
 DISRUPTIVE_CLOUD_TESTS='^tests\.cloud\.disruptive\.'
-# Every test but these runs in the [eventlet] run.
-OWN_RUN_TESTS='^tests\.(libvirtd|cloud)\.'
 
 cloud_only=0
 if [ "${1:-}" = --cloud ]; then
@@ -71,8 +61,28 @@ if [ "${1:-}" = --cloud ]; then
 fi
 
 bash tools/bootstrap.sh || { echo "run-tests: bootstrap failed" >&2; exit 1; }
-bash tools/start-libvirtd.sh || {
-    echo "run-tests: libvirtd could not be started" >&2; exit 1; }
+# A libvirtd this script starts, it stops at the end (by its PID).
+libvirtd_pid=
+libvirtd_pid_file=${LIBVIRTD_PID_FILE:-/run/libvirtd.pid}
+if ! timeout 20 virsh -c qemu:///system version >/dev/null 2>&1; then
+    bash tools/start-libvirtd.sh || {
+        echo "run-tests: libvirtd could not be started" >&2; exit 1; }
+    libvirtd_pid=$(cat "$libvirtd_pid_file" 2>/dev/null || true)
+fi
+libvirtd_stop() {
+    if [ -n "$libvirtd_pid" ] && kill -0 "$libvirtd_pid" 2>/dev/null; then
+        echo "run-tests: stopping the libvirtd it started (PID" \
+             "$libvirtd_pid)"
+        kill "$libvirtd_pid" 2>/dev/null
+        local i
+        for i in $(seq 50); do
+            kill -0 "$libvirtd_pid" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -9 "$libvirtd_pid" 2>/dev/null || true
+    fi
+    libvirtd_pid=
+}
 
 # shellcheck disable=SC1091
 source .venv/bin/activate
@@ -93,7 +103,21 @@ cloud_down() {
             "failed" >&2
     fi
 }
-trap 'cloud_down; rm -rf "${cleanup[@]}"' EXIT
+# The cloud's install (pip downloads, compiling uwsgi) runs in the
+# background while the other runs test, when the [cloud] run follows them.
+cloud_install_pid=
+cloud_install_log=$(mktemp)
+cleanup+=("$cloud_install_log")
+cloud_install_stop() {
+    if [ -n "$cloud_install_pid" ] && kill -0 "$cloud_install_pid" \
+            2>/dev/null; then
+        kill -- "-$cloud_install_pid" 2>/dev/null ||
+            kill "$cloud_install_pid" 2>/dev/null
+        wait "$cloud_install_pid" 2>/dev/null
+    fi
+    cloud_install_pid=
+}
+trap 'cloud_install_stop; cloud_down; libvirtd_stop; rm -rf "${cleanup[@]}"' EXIT
 trap 'exit 130' INT TERM
 if [ -z "${GPU_NUMA_GUEST_XML_DIR:-}" ]; then
     GPU_NUMA_GUEST_XML_DIR=$(mktemp -d)
@@ -159,9 +183,25 @@ run_cloud() {
         stestr_rc=1
         return
     fi
+    local installed=0
+    if [ -n "$cloud_install_pid" ]; then
+        echo "run-tests: waiting for the cloud's install (started in the" \
+             "background)"
+        local install_rc=0
+        wait "$cloud_install_pid" || install_rc=$?
+        cloud_install_pid=
+        cat "$cloud_install_log"
+        if [ "$install_rc" -ne 0 ]; then
+            echo "run-tests: tools/cloud.sh install failed (exit" \
+                 "$install_rc)"
+            stestr_rc=1
+            return
+        fi
+        installed=1
+    fi
     echo "run-tests: tools/cloud.sh up"
     cloud_started=1
-    if ! bash tools/cloud.sh up; then
+    if ! CLOUD_INSTALLED=$installed bash tools/cloud.sh up; then
         echo "run-tests: tools/cloud.sh up failed"
         stestr_rc=1
         keep_cloud_logs
@@ -190,10 +230,17 @@ start=$SECONDS
 if [ "$cloud_only" -eq 1 ]; then
     run_cloud "$@"
 elif [ $# -eq 0 ]; then
+    if [ "${GPU_NUMA_CLOUD_TESTS:-1}" != 0 ] && ! cloud_running; then
+        echo "run-tests: tools/cloud.sh install, in the background"
+        set -m
+        bash tools/cloud.sh install > "$cloud_install_log" 2>&1 &
+        cloud_install_pid=$!
+        set +m
+    fi
     run_stestr eventlet 0 --concurrency "$CONCURRENCY" \
-        --exclude-regex "$OWN_RUN_TESTS"
+        --exclude-list "$EVENTLET_EXCLUDE"
     run_stestr threading 1 --concurrency "$CONCURRENCY" "$FUNCTIONAL_TESTS" \
-        --exclude-regex "$PAIR_ONLY_SCENARIOS"
+        --exclude-list "$THREADING_EXCLUDE"
     echo "run-tests: guest XML to define:" \
          "$(cd "$GPU_NUMA_GUEST_XML_DIR" && echo *.xml)"
     # The functional tests write nova's own phone XML; it must be there.
@@ -204,11 +251,10 @@ elif [ $# -eq 0 ]; then
         fi
     done
     run_stestr libvirtd 0 --concurrency 1 --combine "$LIBVIRTD_TESTS"
-    if [ "${GPU_NUMA_CLOUD_TESTS:-0}" = 1 ]; then
+    if [ "${GPU_NUMA_CLOUD_TESTS:-1}" != 0 ]; then
         run_cloud
     else
-        echo "run-tests: [cloud] not run (GPU_NUMA_CLOUD_TESTS=1 or" \
-             "--cloud runs it)"
+        echo "run-tests: [cloud] left out (GPU_NUMA_CLOUD_TESTS=0)"
     fi
 else
     mode=${OS_NOVA_DISABLE_EVENTLET_PATCHING:-0}
