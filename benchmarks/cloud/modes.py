@@ -23,7 +23,7 @@ PLUGIN = 'plugin'
 STOCK = 'stock'
 #: ``stock_driver.DRIVER``, by name: importing the driver here would load
 #: Nova before this client process picks its concurrency mode.
-STOCK_DRIVER = 'benchmarks.cloud.stock_driver.StockClaimsDriver'
+STOCK_DRIVER = 'gpu_numa_stock.StockClaimsDriver'
 
 
 def _enabled_filters():

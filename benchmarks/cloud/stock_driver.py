@@ -11,11 +11,11 @@ one process.
 Selected per nova-compute through oslo.config's environment source, without
 touching any nova.conf::
 
-    OS_DEFAULT__COMPUTE_DRIVER=benchmarks.cloud.stock_driver.StockClaimsDriver
+    OS_DEFAULT__COMPUTE_DRIVER=gpu_numa_stock.StockClaimsDriver
 
-(Nova loads ``compute_driver`` as ``nova.virt.<name>`` or, failing that, as
-a full path; the cloud's compute entry point has the repository on its
-path.)
+(Nova 34 loads ``compute_driver`` only as ``nova.virt.<name>``; the cloud's
+compute entry point, ``tools/cloud/compute.py``, makes this module
+importable as ``nova.virt.gpu_numa_stock``.)
 """
 
 from unittest import mock
@@ -24,7 +24,7 @@ from nova_gpu_numa_sched.compute import driver
 from nova_gpu_numa_sched.compute import guest_devices
 
 #: The compute_driver value that selects this driver.
-DRIVER = '%s.StockClaimsDriver' % __name__
+DRIVER = 'gpu_numa_stock.StockClaimsDriver'
 
 
 class StockClaimsDriver(driver.GpuNumaLibvirtDriver):

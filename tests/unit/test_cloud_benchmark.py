@@ -5,6 +5,7 @@ The benchmark itself boots phones through the running one-machine cloud
 it. Its CPU accounting reads the real /proc of this machine here.
 """
 
+import ast
 import os
 import tempfile
 
@@ -70,7 +71,28 @@ class TestModes(testtools.TestCase):
             modes.compute_env(modes.STOCK))
         self.assertEqual({}, modes.compute_env(modes.PLUGIN))
 
+    def test_cloud_compute_exposes_the_stock_driver(self):
+        """Nova 34 loads compute_driver only as nova.virt.<name>."""
+        name, cls = stock_driver.DRIVER.split('.')
+        self.assertTrue(hasattr(stock_driver, cls))
+        self.assertEqual(stock_driver.__name__,
+                         _compute_entry_point_drivers()[name])
+
     def test_scheduler_workers_alone_for_the_plugin(self):
         self.assertEqual({'OS_SCHEDULER__WORKERS': '1'},
                          modes.scheduler_env(modes.PLUGIN, 1))
         self.assertEqual({}, modes.scheduler_env(None, None))
+
+
+def _compute_entry_point_drivers():
+    """REPO_DRIVERS of tools/cloud/compute.py, read without running it."""
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'tools',
+                        'cloud', 'compute.py')
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and
+                isinstance(node.targets[0], ast.Name) and
+                node.targets[0].id == 'REPO_DRIVERS'):
+            return ast.literal_eval(node.value)
+    raise AssertionError('no REPO_DRIVERS in %s' % path)
