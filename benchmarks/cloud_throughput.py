@@ -117,13 +117,13 @@ def boot_batch(cloud, flavor, image, count, run, number):
 
 
 def report(runs):
-    print(tables.table(
+    print('\n'.join(tables.table(
         ('run', 'workers', 'ACTIVE', 'ERROR', 'co-located', 'phones/min',
          'p50 s', 'p95 s', 'CPU s', 'CPU s/phone'),
         [(r.kind, r.workers, r.active, r.errors, r.colocated,
           '%.1f' % r.per_minute, '%.1f' % r.percentile(0.5),
           '%.1f' % r.percentile(0.95), '%.0f' % r.cpu_seconds,
-          '%.2f' % r.cpu_per_phone) for r in runs]))
+          '%.2f' % r.cpu_per_phone) for r in runs])))
     by = {(r.kind, r.workers): r for r in runs}
     print()
     print('Ratios')
