@@ -1,7 +1,5 @@
 """Moves between two nova-compute processes keep phones co-located."""
 
-import time
-
 from tests.cloud import base
 from tests.cloud import checks
 from tests.cloud import cloud as cloud_client
@@ -94,8 +92,12 @@ class TestMoves(base.CloudTestCase):
         self.cloud.set_forced_down(source, True)
         self.assertTrue(self.cloud.wait_for_service(source, 'down'))
         self.cloud.action(server['id'], {'evacuate': {}})
-        server = self._settle(server, ('ACTIVE',))
-        self.assertEqual(target, server['OS-EXT-SRV-ATTR:host'])
+        # The phone stays ACTIVE on the source until the evacuation starts:
+        # wait for it to be ACTIVE on the target.
+        self.wait_until(
+            lambda: self._on(self.cloud.server(server['id']), target),
+            MOVE_BOUND, 'evacuated to %s' % target)
+        server = self.cloud.server(server['id'])
         placed = self.reader.placed(server)
         # Nova keeps the source's allocation until that compute restarts
         # and sees the phone evacuated.
@@ -109,6 +111,12 @@ class TestMoves(base.CloudTestCase):
         self.assertNotIn(server['id'],
                          cloud_client.hypervisor_domains(source))
 
+    @staticmethod
+    def _on(server, host):
+        return (server['status'] == 'ACTIVE' and
+                server['OS-EXT-SRV-ATTR:host'] == host and
+                not server['OS-EXT-STS:task_state'])
+
     def _bring_back(self, host):
         if self.cloud.compute_up(host):
             return
@@ -116,15 +124,16 @@ class TestMoves(base.CloudTestCase):
         # Nova refuses to force a host up while its evacuations are not
         # yet cleaned up by the restarted compute ("done", not
         # "completed").
-        deadline = time.monotonic() + MOVE_BOUND
-        while True:
+
+        def forced_up():
             try:
                 self.cloud.set_forced_down(host, False)
-                break
             except cloud_client.CloudError as e:
-                if ('evacuation migration records' not in str(e) or
-                        time.monotonic() > deadline):
+                if 'evacuation migration records' not in str(e):
                     raise
-            time.sleep(2)
+                return False
+            return True
+        self.wait_until(forced_up, MOVE_BOUND,
+                        '%s forced up after its evacuations' % host)
         self.assertTrue(self.cloud.wait_for_service(host, 'up'),
                         '%s did not come back' % host)
