@@ -10,7 +10,7 @@
 #
 # Nova's services run on native threads by default and its tests on
 # eventlet unless OS_NOVA_DISABLE_EVENTLET_PATCHING=1, so without arguments
-# the suite runs in three labelled stestr runs:
+# the suite runs in four labelled stestr runs:
 #
 #   [eventlet]  unit, functional and integration tests, in Nova's
 #               eventlet test mode, but for tests/exclude/eventlet.txt;
