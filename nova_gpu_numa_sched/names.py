@@ -8,20 +8,32 @@ is a one-line change.
 CONFIG_GROUP = 'gpu_numa'
 
 #: Placement resource class: one unit per guest a render node may serve.
+#: The compute node's own provider carries the slots of all its render
+#: nodes; nova-compute decides which render node (and cell) a slot is on.
 RESOURCE_CLASS = 'CUSTOM_GPU_RENDER_SLOT'
 
+#: Key of the compute node's ``stats`` under which nova-compute publishes
+#: its render nodes (JSON: cell, usable slots, slots in use, load bucket),
+#: rewritten at every claim, so the scheduler sees what the last claim left.
+RENDER_NODES_STAT = 'gpu_numa_render_nodes'
+
 #: Infix of a render node provider's name: ``<compute node>_render_<key>``
-#: (key: the GPU's PCI address, or the libvirt DRM device name).
+#: (key: the GPU's PCI address, or the libvirt DRM device name). Such
+#: child providers are what releases before host-level slots reported;
+#: nova-compute reshapes them into the compute node's provider.
 RENDER_PROVIDER_INFIX = '_render_'
 
-#: Trait prefix naming the host NUMA cell of a render node's provider.
+#: Trait prefix naming the host NUMA cell of a render node's provider
+#: (child providers of earlier releases only).
 NUMA_TRAIT_PREFIX = 'CUSTOM_NUMA_NODE_'
 
 #: Trait prefixes naming the PCI vendor and product of the GPU.
 VENDOR_TRAIT_PREFIX = 'CUSTOM_GPU_VENDOR_'
 PRODUCT_TRAIT_PREFIX = 'CUSTOM_GPU_PRODUCT_'
 
-#: Trait prefix of the coarse measured-utilisation bucket (percent).
+#: Trait prefix of the coarse measured-utilisation bucket (percent), on
+#: the child providers of earlier releases; now published in the compute
+#: node's stats (``RENDER_NODES_STAT``), which costs no Placement write.
 LOAD_TRAIT_PREFIX = 'CUSTOM_GPU_LOAD_'
 
 #: Namespace of this plugin's flavor extra specs; nova-api rejects unknown

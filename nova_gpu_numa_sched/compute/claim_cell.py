@@ -1,21 +1,25 @@
-"""Make every compute claim land on the NUMA cell of its render node.
+"""Make every compute claim land on one NUMA cell with its render node.
 
-The scheduler's limits are shared by all instances of a multi-create that
-land on one host and are absent for forced moves, so they cannot carry the
-cell. The instance's own Placement allocation can: it names the render
-node provider, whose ``CUSTOM_NUMA_NODE_<N>`` trait names the cell. This
-module wraps the two resource-tracker entry points that receive that
-allocation (``instance_claim`` and ``_move_claim``, which serves rebuild,
-evacuate, resize, cold and live migration) and pins their NUMA limits to
-that cell. It is the hook Nova lacks for non-PCI devices; delete it when
-Nova lets a driver constrain the claim's NUMA fit.
+Placement only counts a host's render slots; which render node, and so
+which cell, an instance gets is decided here, at claim time, inside the
+resource tracker's lock, where the per-render-node account is exact
+(``slot_choice``). The cells whose render nodes have room are tried in
+order, least used render node first (then least loaded), each with the
+claim's NUMA limits pinned to that cell: Nova's own claim then fits the
+guest there or refuses, and the slot is handed out on that cell's render
+node. This wraps the two resource-tracker entry points that receive the
+instance's allocation (``instance_claim`` and ``_move_claim``, which
+serves rebuild, evacuate, resize, cold and live migration), so that every
+instance of a multi-create and every move is exact. It is the hook Nova
+lacks for non-PCI devices; delete it when Nova lets a driver constrain the
+claim's NUMA fit.
 
-A guest of several cells gets the same token: Nova's fit then must choose
-the render node's cell as one of the guest's. For a flavor with
-``gpu_numa:affinity_policy=preferred`` a pinned claim that does not fit is
-retried once without the pin (WARNING); with ``socket`` it is retried once
-pinned to the render node's socket (INFO), never outside it; ``required``
-stays as strict.
+A guest of several cells gets the same pin: Nova's fit then must choose
+the render node's cell as one of the guest's. When no cell fits, a flavor
+with ``gpu_numa:affinity_policy=preferred`` claims on any cell with the
+least used render node (WARNING); with ``socket`` on another cell of a
+render node's socket (INFO), never outside it; ``required`` fails the
+claim, naming the cells tried.
 """
 
 import functools
@@ -24,9 +28,11 @@ import inspect
 from nova.compute import resource_tracker
 from nova import exception
 from nova import objects
+from nova import utils
 from oslo_log import log as logging
 
 from nova_gpu_numa_sched import cell_limits
+from nova_gpu_numa_sched.compute import slot_choice
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import nova_compat
 from nova_gpu_numa_sched import pinned_fit
@@ -35,48 +41,24 @@ from nova_gpu_numa_sched import policy
 LOG = logging.getLogger(__name__)
 
 _WRAPPED_MARK = '_gpu_numa_cell_pinned'
+#: The resource tracker's methods as Nova defined them, by name.
+ORIGINALS = {}
 
 
-def render_cells(provider_tree, allocations):
-    """Return the NUMA cells of the render providers in ``allocations``.
-
-    Providers outside this host's tree (the source side of an evacuation)
-    are ignored.
-    """
-    cells = set()
-    for rp_uuid, alloc in (allocations or {}).items():
-        if names.RESOURCE_CLASS not in alloc.get('resources', {}):
-            continue
-        if provider_tree is None or not provider_tree.exists(rp_uuid):
-            continue
-        cell = names.cell_from_traits(provider_tree.data(rp_uuid).traits)
-        if cell is None:
-            raise exception.ComputeResourcesUnavailable(
-                reason='render node provider %s has no %s trait' % (
-                    rp_uuid, names.NUMA_TRAIT_PREFIX + '<N>'))
-        cells.add(cell)
-    return cells
+def slots_claimed(tracker, nodename, allocations):
+    """Render slots ``allocations`` hold on this compute node."""
+    rp_uuid = slot_choice.root_uuid(tracker, nodename)
+    alloc = (allocations or {}).get(rp_uuid) or {}
+    return alloc.get('resources', {}).get(names.RESOURCE_CLASS, 0)
 
 
-def pin_limits(tracker, instance, nodename, allocations, limits):
-    """Return ``limits`` pinned to the render node's cell, if any."""
-    cells = render_cells(tracker.provider_tree, allocations)
-    if not cells:
-        return limits
-    if len(cells) > 1:
-        raise exception.ComputeResourcesUnavailable(
-            reason='the render nodes allocated to instance %s are on '
-                   'different NUMA cells %s' % (instance.uuid,
-                                                sorted(cells)))
-    cell = cells.pop()
-    limits = _with_numa_limits(
+def pinned_limits(tracker, nodename, limits, cell):
+    """Return a copy of ``limits`` that confines the claim to ``cell``."""
+    return _with_numa_limits(
         tracker, nodename, limits,
         lambda numa_limits, cpu_ratio, ram_ratio:
             cell_limits.pinned_numa_limits(numa_limits, cell, cpu_ratio,
                                            ram_ratio))
-    LOG.debug('Claim for instance %s pinned to NUMA cell %d, the cell of '
-              'its render node.', instance.uuid, cell)
-    return limits
 
 
 def unpinned_limits(tracker, nodename, limits):
@@ -136,130 +118,151 @@ def _claim_flavor(arguments):
     return instance.flavor if 'flavor' in instance else None
 
 
-def _claim_preferring_cell(tracker, method, bound, allocations_arg):
-    """Claim on the render node's cell, else anywhere, with a WARNING.
+def _try(method, bound, limits, node_key):
+    """One claim with ``limits``, its slot on render node ``node_key``."""
+    bound.arguments['limits'] = limits
+    with slot_choice.choosing(node_key):
+        return method(*bound.args, **bound.kwargs)
 
-    For ``gpu_numa:affinity_policy=preferred`` only. A claim that fails
-    its test raises from the Claim constructor before the tracker records
-    anything (a move's existing migration record is only re-saved with
-    the same destination), so it can be retried.
-    """
+
+def _claim(tracker, method, bound, allocations_arg):
+    """Claim on the best cell that holds guest and render node together."""
     instance = bound.arguments['instance']
     nodename = bound.arguments['nodename']
     limits = bound.arguments.get('limits')
-    try:
-        cells = render_cells(tracker.provider_tree,
-                             bound.arguments.get(allocations_arg))
-    except exception.ComputeResourcesUnavailable as e:
-        cells, reason = None, e
-    if cells == set():
-        # No render slot on this host: nothing to pin or to relax.
+    amount = slots_claimed(tracker, nodename,
+                           bound.arguments.get(allocations_arg))
+    if not amount:
         return method(*bound.args, **bound.kwargs)
-    if cells is not None:
+    nodes = slot_choice.usage(tracker, nodename)
+    ranked = slot_choice.ranked_cells(nodes, amount)
+    refused = []
+    for cell, node in ranked:
         try:
-            bound.arguments['limits'] = pin_limits(
-                tracker, instance, nodename,
-                bound.arguments.get(allocations_arg), limits)
-            return method(*bound.args, **bound.kwargs)
+            claim = _try(method, bound,
+                         pinned_limits(tracker, nodename, limits, cell),
+                         node.key)
         except exception.ComputeResourcesUnavailable as e:
-            reason = e
-    LOG.warning('Instance %(instance)s cannot be claimed on the NUMA cell '
-                '%(cells)s of its render node on host %(host)s (%(reason)s); '
-                'as %(key)s=%(preferred)s, claiming on any cell: its vCPUs '
-                'and RAM may sit on another cell than its render node.',
-                {'instance': instance.uuid,
-                 'cells': ', '.join(str(c) for c in sorted(cells or ())) or
-                 'unknown', 'host': getattr(tracker, 'host', nodename),
-                 'reason': reason, 'key': names.AFFINITY_POLICY_KEY,
-                 'preferred': names.POLICY_PREFERRED},
-                instance=instance)
-    bound.arguments['limits'] = unpinned_limits(tracker, nodename, limits)
-    return method(*bound.args, **bound.kwargs)
+            refused.append('cell %d: %s' % (cell, e))
+            continue
+        LOG.debug('Instance %s claimed on NUMA cell %d with render node %s.',
+                  instance.uuid, cell, node.devnode or node.key)
+        return claim
+    flavor = _claim_flavor(bound.arguments)
+    host = getattr(tracker, 'host', nodename)
+    reason = ('no render node with %d free slot(s) on a NUMA cell of %s '
+              'that can also hold the instance (%s)' % (
+                  amount, host, '; '.join(refused) or
+                  'no render node has room'))
+    if policy.allows_split(flavor):
+        node = slot_choice.best_node(nodes, amount)
+        if node is not None:
+            LOG.warning('Instance %(instance)s: %(reason)s; as '
+                        '%(key)s=%(preferred)s, claiming on any cell with '
+                        'render node %(node)s on cell %(cell)s: its vCPUs '
+                        'and RAM may sit on another cell than its render '
+                        'node.',
+                        {'instance': instance.uuid, 'reason': reason,
+                         'key': names.AFFINITY_POLICY_KEY,
+                         'preferred': names.POLICY_PREFERRED,
+                         'node': node.devnode or node.key,
+                         'cell': node.cell}, instance=instance)
+            return _try(method, bound,
+                        unpinned_limits(tracker, nodename, limits),
+                        node.key)
+    if policy.keeps_socket(flavor) and ranked:
+        return _claim_on_socket(tracker, method, bound, ranked, reason)
+    raise exception.ComputeResourcesUnavailable(reason=reason)
 
 
-def _claim_on_socket(tracker, method, bound, allocations_arg):
-    """Claim on the render node's cell, else on another cell of its socket.
+def _claim_on_socket(tracker, method, bound, ranked, reason):
+    """Claim on another cell of a render node's socket, else fail.
 
-    For ``gpu_numa:affinity_policy=socket`` only; retried as the
-    ``preferred`` claim is. A cell without socket information is its own
-    socket: the pinned claim's failure stands, with a WARNING.
+    For ``gpu_numa:affinity_policy=socket`` only. A cell without socket
+    information is its own socket (WARNING).
     """
     instance = bound.arguments['instance']
     nodename = bound.arguments['nodename']
     limits = bound.arguments.get('limits')
-    allocations = bound.arguments.get(allocations_arg)
-    bound.arguments['limits'] = pin_limits(tracker, instance, nodename,
-                                           allocations, limits)
-    try:
-        return method(*bound.args, **bound.kwargs)
-    except exception.ComputeResourcesUnavailable as e:
-        cells = render_cells(tracker.provider_tree, allocations)
-        if not cells:
-            raise
-        reason = e
-    cell = cells.pop()
-    host = getattr(tracker, 'host', nodename)
     topology = host_topology(tracker, nodename)
-    socket_id = cell_limits.socket_of(topology, cell)
-    if socket_id is not None and not cell_limits.socket_siblings(topology,
-                                                                  cell):
-        # The only cell of its socket: nothing else to try.
-        raise reason
-    if socket_id is None:
-        LOG.warning('Instance %(instance)s cannot be claimed on NUMA cell '
-                    '%(cell)d of its render node on host %(host)s '
-                    '(%(reason)s), and libvirt reports no CPU socket for '
-                    'that cell: %(key)s=%(socket)s applies as %(required)s.',
-                    {'instance': instance.uuid, 'cell': cell, 'host': host,
-                     'reason': reason, 'key': names.AFFINITY_POLICY_KEY,
-                     'socket': names.POLICY_SOCKET,
-                     'required': names.POLICY_REQUIRED}, instance=instance)
-        raise reason
-    LOG.info('Instance %(instance)s cannot be claimed on NUMA cell %(cell)d '
-             'of its render node on host %(host)s (%(reason)s); as '
-             '%(key)s=%(socket)s, claiming on another cell of socket '
-             '%(socket_id)d.',
-             {'instance': instance.uuid, 'cell': cell, 'host': host,
-              'reason': reason, 'key': names.AFFINITY_POLICY_KEY,
-              'socket': names.POLICY_SOCKET, 'socket_id': socket_id},
-             instance=instance)
-    bound.arguments['limits'] = socket_limits(tracker, nodename, socket_id,
-                                              limits)
-    return method(*bound.args, **bound.kwargs)
+    for cell, node in ranked:
+        socket_id = cell_limits.socket_of(topology, cell)
+        if socket_id is None:
+            LOG.warning('Instance %(instance)s: %(reason)s, and libvirt '
+                        'reports no CPU socket for NUMA cell %(cell)d: '
+                        '%(key)s=%(socket)s applies as %(required)s there.',
+                        {'instance': instance.uuid, 'reason': reason,
+                         'cell': cell, 'key': names.AFFINITY_POLICY_KEY,
+                         'socket': names.POLICY_SOCKET,
+                         'required': names.POLICY_REQUIRED},
+                        instance=instance)
+            continue
+        if not cell_limits.socket_siblings(topology, cell):
+            continue
+        try:
+            claim = _try(method, bound,
+                         socket_limits(tracker, nodename, socket_id,
+                                       limits), node.key)
+        except exception.ComputeResourcesUnavailable:
+            continue
+        LOG.info('Instance %(instance)s: %(reason)s; as %(key)s=%(socket)s, '
+                 'claimed on another cell of socket %(socket_id)d with '
+                 'render node %(node)s on cell %(cell)d.',
+                 {'instance': instance.uuid, 'reason': reason,
+                  'key': names.AFFINITY_POLICY_KEY,
+                  'socket': names.POLICY_SOCKET, 'socket_id': socket_id,
+                  'node': node.devnode or node.key, 'cell': cell},
+                 instance=instance)
+        return claim
+    raise exception.ComputeResourcesUnavailable(reason=reason)
 
 
 def _wrap(method, allocations_arg):
+    """Wrap a claim method that runs inside the tracker's lock."""
     signature = inspect.signature(method)
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         bound = signature.bind(self, *args, **kwargs)
-        flavor = _claim_flavor(bound.arguments)
-        if policy.allows_split(flavor):
-            return _claim_preferring_cell(self, method, bound,
-                                          allocations_arg)
-        if policy.keeps_socket(flavor):
-            return _claim_on_socket(self, method, bound, allocations_arg)
-        bound.arguments['limits'] = pin_limits(
-            self, bound.arguments['instance'], bound.arguments['nodename'],
-            bound.arguments.get(allocations_arg),
-            bound.arguments.get('limits'))
-        return method(*bound.args, **bound.kwargs)
+        return _claim(self, method, bound, allocations_arg)
 
     setattr(wrapper, _WRAPPED_MARK, True)
     return wrapper
 
 
+def _locked(method):
+    """``method`` under the resource tracker's lock, as Nova runs it."""
+    return utils.synchronized(resource_tracker.COMPUTE_RESOURCE_SEMAPHORE,
+                              fair=True)(method)
+
+
 def install():
     """Wrap the resource tracker's claim entry points (idempotent).
 
-    Also confines Nova's fit to the pinned cell (``pinned_fit``), so that
-    the claim does not inherit a page size chosen on another cell.
+    ``instance_claim`` takes the tracker's lock itself: the wrapper goes
+    inside it, around Nova's undecorated method, so that the render node
+    account it reads cannot change before the claim. ``_move_claim`` is
+    called with the lock held. Also confines Nova's fit to the pinned
+    cell (``pinned_fit``), so that the claim does not inherit a page size
+    chosen on another cell.
     """
     nova_compat.check(nova_compat.COMPUTE)
     pinned_fit.install()
+    slot_choice.install()
     tracker = resource_tracker.ResourceTracker
-    for name in ('instance_claim', '_move_claim'):
-        method = getattr(tracker, name)
-        if not getattr(method, _WRAPPED_MARK, False):
-            setattr(tracker, name, _wrap(method, 'allocations'))
+    claim = tracker.__dict__['instance_claim']
+    if not getattr(claim, _WRAPPED_MARK, False):
+        ORIGINALS['instance_claim'] = claim
+        tracker.instance_claim = _locked(_wrap(claim.__wrapped__,
+                                               'allocations'))
+    move = tracker.__dict__['_move_claim']
+    if not getattr(move, _WRAPPED_MARK, False):
+        ORIGINALS['_move_claim'] = move
+        tracker._move_claim = _wrap(move, 'allocations')
+
+
+def uninstall():
+    """Put Nova's own claim methods back (stock comparisons, tests)."""
+    tracker = resource_tracker.ResourceTracker
+    for name, method in ORIGINALS.items():
+        setattr(tracker, name, method)

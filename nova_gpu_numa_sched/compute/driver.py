@@ -13,6 +13,7 @@ from nova_gpu_numa_sched.compute import discovery
 from nova_gpu_numa_sched.compute import guest_devices
 from nova_gpu_numa_sched.compute import held_slots
 from nova_gpu_numa_sched.compute import placement_report
+from nova_gpu_numa_sched.compute import slot_choice
 from nova_gpu_numa_sched.compute import utilization
 from nova_gpu_numa_sched.compute.utilization import fdinfo
 from nova_gpu_numa_sched.compute.utilization import once
@@ -27,9 +28,12 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
     """LibvirtDriver that reports render nodes and attaches them to guests.
 
     - discovers render nodes over libvirt's node-device API;
-    - reports each as a child provider with one resource per slot;
+    - reports their slots on the compute node's provider, one resource
+      per slot, and each render node's cell, use and load in the compute
+      node's stats for the scheduler;
     - tags every host cell with a token so claims can be pinned to a cell,
-      and pins each claim to the cell of its allocated render node;
+      and has each claim choose a render node and pin the guest to its
+      cell;
     - gives each guest its render node and refuses a guest whose NUMA cell
       is not the render node's (nor, for the ``socket`` policy, on its
       socket).
@@ -44,6 +48,10 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         # Parse now: a bad option must stop the service at start.
         self._device_spec = device_spec.parse(CONF.gpu_numa.device_spec)
         self._render_nodes = {}
+        self._loads = {}
+        #: {old provider uuid: render node key} after a reshape, until the
+        #: resource tracker has moved the instances' slots (slot_choice).
+        self.reshaped_render_providers = None
         self._layout = None
         self._held = None
         self._service_host = CONF.host
@@ -52,6 +60,8 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
         # The bucket each render node reported last, for hysteresis.
         self._load_buckets = utilization.LoadBuckets()
         self._utilization_failed = once.WarnOnce(LOG)
+        # Slot hand-out and the render nodes' stats: also without pinning.
+        slot_choice.install()
         claim_cell.install()
 
     def init_host(self, host):
@@ -91,45 +101,56 @@ class GpuNumaLibvirtDriver(libvirt_driver.LibvirtDriver):
             self._held = held_slots.held_slots(self._service_host,
                                                nodename)
         self._layout = layout
-        return self._held or {}
+        return self._held or set()
 
     def _held_outside(self, layout):
         """Whether a held slot is beyond the current layout (reserved)."""
-        for identifiers in (self._held or {}).values():
-            for identifier in identifiers:
-                key, index = placement_report.parse_slot(identifier)
-                if index >= layout.get(key, 0):
-                    return True
+        for identifier in self._held or ():
+            key, index = placement_report.parse_slot(identifier)
+            if index >= layout.get(key, 0):
+                return True
         return False
 
-    def _load_traits(self, nodes):
-        """{node key: load trait or None}; never raises.
+    def _load_buckets_of(self, nodes):
+        """{node key: load bucket or None}; never raises.
 
-        read_all already turns any failure of a source into "no trait" for
+        read_all already turns any failure of a source into "unknown" for
         its render node; this guard is the last fence, so that a reading
-        bug can never stop the render providers from being reported.
+        bug can never stop the render slots from being reported.
         """
         try:
             found = utilization.read_all(nodes, self.sysfs_root,
                                          self._fdinfo)
-            return self._load_buckets.traits(
+            return self._load_buckets.buckets(
                 found, CONF.gpu_numa.load_bucket_percent,
                 CONF.gpu_numa.load_bucket_hysteresis_percent)
         except Exception as e:
             self._utilization_failed(self._service_host, type(e).__name__,
                                      'Cannot read GPU utilisation; render '
-                                     'nodes are reported without load '
-                                     'traits: %s', e, exc_info=True)
+                                     'nodes are reported without load: %s',
+                                     e, exc_info=True)
             return {}
+
+    def render_node_report(self):
+        """({key: RenderNode}, {key: load bucket}) of the last update."""
+        return dict(self._render_nodes), dict(self._loads)
 
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
         super().update_provider_tree(provider_tree, nodename,
                                      allocations=allocations)
+        if placement_report.legacy_providers(provider_tree, nodename):
+            if allocations is None:
+                # Render node providers of an earlier release: their
+                # allocations move with them (at start-up only).
+                raise exception.ReshapeNeeded()
+            self.reshaped_render_providers = placement_report.reshape(
+                provider_tree, nodename, allocations)
         nodes = self._refresh_render_nodes()
         placement_report.update_provider_tree(
             provider_tree, nodename, nodes,
-            self._held_slots(nodes, nodename), self._load_traits(nodes))
-        # LibvirtDriver keeps its own copy; keep our children in it.
+            self._held_slots(nodes, nodename))
+        self._loads = self._load_buckets_of(nodes)
+        # LibvirtDriver keeps its own copy; keep the render slots in it.
         self.provider_tree = copy.deepcopy(provider_tree)
 
     def check_can_live_migrate_source(self, context, instance,

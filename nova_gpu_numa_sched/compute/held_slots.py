@@ -5,8 +5,6 @@ configured): a slot still held must stay reported, or the resource tracker
 fails every update with AssignedResourceNotFound.
 """
 
-import collections
-
 from nova import context as nova_context
 from nova import objects
 
@@ -20,7 +18,7 @@ def render_resources(resources):
 
 
 def held_slots(host, nodename):
-    """Return {provider uuid: {slot identifier, ...}} held on this host."""
+    """Return the identifiers of the render slots held on this host."""
     ctxt = nova_context.get_admin_context()
     resources = []
     instances = objects.InstanceList.get_by_host(
@@ -37,10 +35,7 @@ def held_slots(host, nodename):
             ctxt, migration.instance_uuid,
             expected_attrs=['migration_context'])
         resources.extend(_migration_resources(instance.migration_context))
-    held = collections.defaultdict(set)
-    for res in resources:
-        held[res.provider_uuid].add(res.identifier)
-    return dict(held)
+    return {res.identifier for res in resources}
 
 
 def _migration_resources(migration_context):

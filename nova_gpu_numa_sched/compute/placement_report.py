@@ -1,14 +1,19 @@
-"""Report render nodes to Placement as child providers of the compute node.
+"""Report render slots to Placement on the compute node's own provider.
 
-One provider per render node, named ``<nodename>_render_<key>``, with an
-inventory of ``CUSTOM_GPU_RENDER_SLOT`` and one concrete ``Resource`` per
-slot, so that the resource tracker hands each instance a named slot (and so
-a render node) at claim time. Slots held by instances are never dropped:
-when the GPU vanishes or its slot count shrinks, what cannot be removed is
+Placement sees one inventory of ``CUSTOM_GPU_RENDER_SLOT`` on the compute
+node provider (the slots of all its render nodes) and the GPUs' vendor and
+product traits: nothing that makes a candidate query dearer than one more
+resource class on the root does. Which render node, and so which NUMA
+cell, a slot is on is nova-compute's business: one concrete ``Resource``
+per slot, ``<render node key>#slot<N>``, which the claim hands out
+(``compute.slot_choice``). Slots held by instances are never dropped: when
+a GPU vanishes or its slot count shrinks, what cannot be removed is
 reserved.
+
+Releases before this one reported one child provider per render node;
+``reshape`` moves their allocations onto the compute node's provider.
 """
 
-import os_traits
 from oslo_log import log as logging
 
 from nova import objects
@@ -19,8 +24,13 @@ LOG = logging.getLogger(__name__)
 
 _SLOT_SEPARATOR = '#slot'
 
+#: Trait prefixes of the traits this module owns on the compute node.
+_OWNED_TRAIT_PREFIXES = (names.VENDOR_TRAIT_PREFIX,
+                         names.PRODUCT_TRAIT_PREFIX)
+
 
 def provider_name(nodename, node_key):
+    """Name of a render node's child provider (earlier releases)."""
     return names.render_provider_name(nodename, node_key)
 
 
@@ -38,105 +48,128 @@ def node_key_of_slot(identifier):
     return parse_slot(identifier)[0]
 
 
-def node_traits(node, load_trait=None):
-    traits = {os_traits.OWNER_NOVA, names.numa_trait(node.numa_node)}
-    if node.vendor_id:
-        traits.add(names.VENDOR_TRAIT_PREFIX + _hex_id(node.vendor_id))
-    if node.product_id:
-        traits.add(names.PRODUCT_TRAIT_PREFIX + _hex_id(node.product_id))
-    if load_trait:
-        traits.add(load_trait)
-    return traits
-
-
 def _hex_id(pci_id):
     return pci_id.lower().replace('0x', '').upper()
 
 
-def owned_providers(provider_tree, nodename):
-    """Names of the children of ``nodename`` that this plugin manages."""
+def node_traits(node):
+    """The Placement traits a render node gives its compute node."""
+    traits = set()
+    if node.vendor_id:
+        traits.add(names.VENDOR_TRAIT_PREFIX + _hex_id(node.vendor_id))
+    if node.product_id:
+        traits.add(names.PRODUCT_TRAIT_PREFIX + _hex_id(node.product_id))
+    return traits
+
+
+def legacy_providers(provider_tree, nodename):
+    """Names of the render node child providers of earlier releases."""
     root = provider_tree.data(nodename)
-    owned = []
+    found = []
     for uuid in provider_tree.get_provider_uuids(nodename):
         if uuid == root.uuid:
             continue
         data = provider_tree.data(uuid)
         if (data.parent_uuid == root.uuid and
                 names.RESOURCE_CLASS in data.inventory):
-            owned.append(data.name)
-    return owned
+            found.append(data.name)
+    return found
 
 
 def _inventory(total, reserved):
-    return {names.RESOURCE_CLASS: {
+    return {
         'total': total,
         'reserved': reserved,
         'min_unit': 1,
         'max_unit': total,
         'step_size': 1,
         'allocation_ratio': 1.0,
-    }}
+    }
 
 
-def _resources(rp_uuid, identifiers):
-    return {names.RESOURCE_CLASS: {
-        objects.Resource(provider_uuid=rp_uuid,
-                         resource_class=names.RESOURCE_CLASS,
-                         identifier=identifier)
-        for identifier in identifiers}}
+def slots_of(provider_tree, nodename):
+    """{slot identifier: Resource} the compute node provider holds."""
+    data = provider_tree.data(nodename)
+    return {res.identifier: res
+            for res in data.resources.get(names.RESOURCE_CLASS, ())}
 
 
-def _set_slots(provider_tree, name, identifiers, usable):
-    """Expose ``identifiers``, of which only ``usable`` may be allocated."""
-    rp_uuid = provider_tree.data(name).uuid
-    total = len(identifiers)
-    provider_tree.update_inventory(name, _inventory(total, total - usable))
-    provider_tree.update_resources(name, _resources(rp_uuid, identifiers))
+def update_provider_tree(provider_tree, nodename, render_nodes, held):
+    """Make the compute node's render slots match ``render_nodes``.
 
-
-def held_identifiers(provider_tree, name, held_by_provider):
-    uuid = provider_tree.data(name).uuid
-    return set(held_by_provider.get(uuid, ()))
-
-
-def update_provider_tree(provider_tree, nodename, render_nodes,
-                         held_by_provider, load_traits=None):
-    """Make the children of ``nodename`` match ``render_nodes``.
-
-    :param held_by_provider: {provider uuid: identifiers held by instances}
-    :param load_traits: {render node key: load trait or None}
+    :param held: identifiers of the slots instances on this host hold
+    :returns: {slot identifier: render node key} of every slot reported,
+        usable or reserved
     """
-    load_traits = load_traits or {}
-    wanted = {provider_name(nodename, node.key): node
-              for node in render_nodes}
-    for name in owned_providers(provider_tree, nodename):
-        if name in wanted:
-            continue
-        held = held_identifiers(provider_tree, name, held_by_provider)
-        if held:
-            LOG.warning('Render node provider %s is gone or deselected but '
-                        '%d slot(s) are in use; reserving them until they '
-                        'are freed.', name, len(held))
-            _set_slots(provider_tree, name, held, usable=0)
-            # Its utilisation is unknown now; keep cell and vendor traits.
-            traits = provider_tree.data(name).traits
-            provider_tree.update_traits(name, {
-                trait for trait in traits
-                if not trait.startswith(names.LOAD_TRAIT_PREFIX)})
-        else:
-            LOG.info('Removing render node provider %s.', name)
-            provider_tree.remove(name)
-    for name, node in wanted.items():
-        if not provider_tree.exists(name):
-            provider_tree.new_child(name, nodename)
-        held = held_identifiers(provider_tree, name, held_by_provider)
-        identifiers = {slot_identifier(node.key, i)
-                       for i in range(node.slots)} | held
-        if len(identifiers) > node.slots:
-            LOG.warning('Render node %s now has %d slot(s) but %d are in '
-                        'use outside that range; reserving the excess.',
-                        node.devnode, node.slots, len(identifiers) -
-                        node.slots)
-        _set_slots(provider_tree, name, identifiers, usable=node.slots)
-        provider_tree.update_traits(
-            name, node_traits(node, load_traits.get(node.key)))
+    root = provider_tree.data(nodename)
+    usable = {slot_identifier(node.key, index)
+              for node in render_nodes for index in range(node.slots)}
+    identifiers = usable | set(held)
+    beyond = len(identifiers) - len(usable)
+    if beyond:
+        LOG.warning('%d render slot(s) in use on %s are on render nodes '
+                    'that vanished or have fewer slots now; reserving them '
+                    'until they are freed.', beyond, nodename)
+    inventory = dict(root.inventory)
+    resources = dict(root.resources)
+    if identifiers:
+        inventory[names.RESOURCE_CLASS] = _inventory(len(identifiers),
+                                                     beyond)
+        resources[names.RESOURCE_CLASS] = {
+            objects.Resource(provider_uuid=root.uuid,
+                             resource_class=names.RESOURCE_CLASS,
+                             identifier=identifier)
+            for identifier in identifiers}
+    else:
+        inventory.pop(names.RESOURCE_CLASS, None)
+        resources.pop(names.RESOURCE_CLASS, None)
+    provider_tree.update_inventory(nodename, inventory)
+    provider_tree.update_resources(nodename, resources)
+    wanted = set()
+    for node in render_nodes:
+        wanted |= node_traits(node)
+    stale = {trait for trait in root.traits
+             if trait.startswith(_OWNED_TRAIT_PREFIXES) and
+             trait not in wanted}
+    if stale:
+        provider_tree.remove_traits(nodename, *stale)
+    if wanted - set(root.traits):
+        provider_tree.add_traits(nodename, *wanted)
+    return {identifier: node_key_of_slot(identifier)
+            for identifier in identifiers}
+
+
+def reshape(provider_tree, nodename, allocations):
+    """Move the allocations of earlier releases' render providers.
+
+    Each consumer's slots on a render node child provider move to the
+    compute node's provider, and the child providers go. Run by the
+    resource tracker at start-up, when ``update_provider_tree`` raised
+    ``ReshapeNeeded``; Placement applies tree and allocations at once.
+
+    :returns: {old provider uuid: render node key} of the removed providers
+    """
+    root_uuid = provider_tree.data(nodename).uuid
+    moved = {}
+    for name in legacy_providers(provider_tree, nodename):
+        data = provider_tree.data(name)
+        moved[data.uuid] = name[len(nodename) +
+                                len(names.RENDER_PROVIDER_INFIX):]
+    for consumer, allocation in (allocations or {}).items():
+        by_provider = allocation['allocations']
+        slots = 0
+        for uuid in moved:
+            resources = by_provider.get(uuid, {}).get('resources', {})
+            slots += resources.get(names.RESOURCE_CLASS, 0)
+            by_provider.pop(uuid, None)
+        if slots:
+            root_alloc = by_provider.setdefault(
+                root_uuid, {'resources': {}})
+            resources = root_alloc.setdefault('resources', {})
+            resources[names.RESOURCE_CLASS] = (
+                resources.get(names.RESOURCE_CLASS, 0) + slots)
+    for uuid, key in moved.items():
+        LOG.info('Moving the render slots of provider %s (render node %s) '
+                 'onto compute node provider %s.', uuid, key, nodename)
+        provider_tree.remove(uuid)
+    return moved

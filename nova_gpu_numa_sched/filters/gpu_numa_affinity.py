@@ -27,13 +27,14 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
                             filters.CandidateFilterMixin):
     """Co-locate a guest's render slot, vCPUs and RAM on one host cell.
 
-    For a request with a render slot, drops allocation candidates whose
-    render node sits on a cell that cannot also fit the guest (Nova's own
-    NUMA fit, confined to that cell; for a guest of several cells, Nova's
-    fit over the whole host with the render node's cell among the guest's),
-    puts the preferred GPU first (the scheduler claims the first candidate)
-    and pins the claim's NUMA limits to its cell. Run it after
-    NUMATopologyFilter.
+    For a request with a render slot, passes a host when one of its NUMA
+    cells has a render node with a free slot and can also fit the guest
+    (Nova's own NUMA fit, confined to that cell; for a guest of several
+    cells, Nova's fit over the whole host with the render node's cell
+    among the guest's), as nova-compute published them with the host's
+    state. It remembers the preferred render node for the weigher and
+    pins the claim's NUMA limits to its cell; nova-compute's claim makes
+    the final, exact choice. Run it after NUMATopologyFilter.
 
     ``filter_all`` adds the ``preferred`` and ``socket`` policies: when no
     host of the request can co-locate, hosts that can hold the guest on
@@ -129,29 +130,32 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
             return False
         view = provider_view.current()
         if view is None:
-            LOG.error('No Placement provider summaries for this request; '
-                      'cannot tell the NUMA cell of %s render nodes.',
-                      host_state)
+            LOG.error('No scheduling request is being followed; cannot '
+                      'tell the render nodes of %s.', host_state)
             return False
+        ranked = load.ranked_cells(view.render_nodes(host_state), slots,
+                                   load.multiplier(host_state))
         one_cell = len(spec_obj.numa_topology.cells) == 1
         fits = {}
 
-        def co_locatable(candidate):
-            cell = self._render_cell(view, candidate)
-            if cell is None:
-                return False
-            key = (cell, self._pci_key(spec_obj, candidate))
-            if key not in fits:
-                if one_cell:
-                    fits[key] = self._fits_on_cell(
-                        host_state, spec_obj, cell, candidate)
-                else:
-                    fits[key] = self._fits_on_host(
-                        host_state, spec_obj, candidate,
-                        self._pinned_limits(host_state, spec_obj, cell))
-            return fits[key]
+        def co_locating(candidate):
+            """The first (cell, render node) that can hold the guest."""
+            for cell, node in ranked:
+                key = (cell, self._pci_key(spec_obj, candidate))
+                if key not in fits:
+                    if one_cell:
+                        fits[key] = self._fits_on_cell(
+                            host_state, spec_obj, cell, candidate)
+                    else:
+                        fits[key] = self._fits_on_host(
+                            host_state, spec_obj, candidate,
+                            self._pinned_limits(host_state, spec_obj, cell))
+                if fits[key]:
+                    return cell, node
+            return None
 
-        remaining = self.filter_candidates(host_state, co_locatable)
+        remaining = self.filter_candidates(
+            host_state, lambda candidate: co_locating(candidate) is not None)
         if not remaining:
             LOG.debug('%(host)s: no render node has a free slot on a NUMA '
                       'cell that can also fit the guest\'s %(cpus)d vCPUs '
@@ -160,12 +164,10 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
                        'mem': spec_obj.memory_mb},
                       instance_uuid=spec_obj.instance_uuid)
             return False
-        host_state.allocation_candidates = load.order_candidates(
-            view, remaining, load.multiplier(host_state))
-        first_cell = self._render_cell(
-            view, host_state.allocation_candidates[0])
+        cell, node = co_locating(remaining[0])
+        view.chosen[host_state.uuid] = node.key
         host_state.limits['numa_topology'] = self._pinned_limits(
-            host_state, spec_obj, first_cell)
+            host_state, spec_obj, cell)
         return True
 
     @staticmethod
@@ -192,53 +194,52 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
     def _split_passes(self, host_state, spec_obj):
         """Whether the guest fits anywhere on the host, GPU on any cell.
 
-        For ``preferred`` when no host co-locates: any candidate whose
-        render nodes have a free slot and whose guest passes Nova's full
-        NUMA fit over the whole host, with claim limits not pinned to a
-        cell (NUMATopologyFilter need not have run). Orders those
-        candidates by GPU load like co-locating ones; ``filter_all`` logs
-        the split.
+        For ``preferred`` when no host co-locates: a host with a render
+        node with a free slot whose guest passes Nova's full NUMA fit over
+        the whole host, with claim limits not pinned to a cell
+        (NUMATopologyFilter need not have run). ``filter_all`` logs the
+        split.
         """
         if not host_state.numa_topology:
             return False
         view = provider_view.current()
         if view is None:
             return False
+        node = load.preferred_node(
+            view.render_nodes(host_state),
+            request.render_slots_requested(spec_obj),
+            load.multiplier(host_state))
+        if node is None:
+            return False
         limits = self._unpinned_limits(host_state, spec_obj)
         fits = {}
 
         def placeable(candidate):
-            if not self._render_room(view, candidate):
-                return False
             key = self._pci_key(spec_obj, candidate)
             if key not in fits:
                 fits[key] = self._fits_on_host(
                     host_state, spec_obj, candidate, limits)
             return fits[key]
 
-        remaining = self.filter_candidates(host_state, placeable)
-        if not remaining:
+        if not self.filter_candidates(host_state, placeable):
             return False
-        host_state.allocation_candidates = load.order_candidates(
-            view, remaining, load.multiplier(host_state))
+        view.chosen[host_state.uuid] = node.key
         host_state.limits['numa_topology'] = limits
         LOG.debug('%(host)s: may hold the guest with its render node on '
-                  'NUMA cell %(cells)s and its vCPUs and RAM elsewhere.',
-                  {'host': host_state,
-                   'cells': self._render_cells_of(
-                       view, host_state.allocation_candidates[0])},
+                  'NUMA cell %(cell)s and its vCPUs and RAM elsewhere.',
+                  {'host': host_state, 'cell': node.cell},
                   instance_uuid=spec_obj.instance_uuid)
         return True
 
     def _socket_passes(self, host_state, spec_obj, unknown):
         """Whether the guest fits on another cell of a GPU's socket.
 
-        For ``socket`` when no host co-locates: keeps the candidates whose
-        render node has a free slot and whose cell's socket siblings can
-        hold the guest (a guest of several cells: Nova's fit over the whole
-        host with one of the guest's cells on that socket), ordered by GPU
-        load, and sets the claim limits to that socket. A host whose render
-        node's cell has no socket information is added to ``unknown``.
+        For ``socket`` when no host co-locates: a host with a render node
+        with a free slot whose cell's socket siblings can hold the guest (a
+        guest of several cells: Nova's fit over the whole host with one of
+        the guest's cells on that socket); sets the claim limits to that
+        socket. A host whose render nodes' cells have no socket
+        information is added to ``unknown``.
         """
         if not host_state.numa_topology:
             return False
@@ -247,40 +248,43 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
             return False
         topology = host_state.numa_topology
         one_cell = len(spec_obj.numa_topology.cells) == 1
+        ranked = load.ranked_cells(view.render_nodes(host_state),
+                                   request.render_slots_requested(spec_obj),
+                                   load.multiplier(host_state))
         fits = {}
 
         def on_socket(candidate):
-            cell = self._render_cell(view, candidate)
-            if cell is None:
-                return False
-            key = (cell, self._pci_key(spec_obj, candidate))
-            if key not in fits:
-                socket_id = cell_limits.socket_of(topology, cell)
-                if socket_id is None:
-                    if host_state.host not in unknown:
-                        unknown.append(host_state.host)
-                    fits[key] = False
-                elif one_cell:
-                    fits[key] = any(
-                        self._fits_on_cell(host_state, spec_obj, sibling,
-                                           candidate)
-                        for sibling in cell_limits.socket_siblings(
-                            topology, cell))
-                else:
-                    fits[key] = self._fits_on_host(
-                        host_state, spec_obj, candidate,
-                        self._socket_limits(host_state, spec_obj, socket_id))
-            return fits[key]
+            for cell, node in ranked:
+                key = (cell, self._pci_key(spec_obj, candidate))
+                if key not in fits:
+                    socket_id = cell_limits.socket_of(topology, cell)
+                    if socket_id is None:
+                        if host_state.host not in unknown:
+                            unknown.append(host_state.host)
+                        fits[key] = False
+                    elif one_cell:
+                        fits[key] = any(
+                            self._fits_on_cell(host_state, spec_obj,
+                                               sibling, candidate)
+                            for sibling in cell_limits.socket_siblings(
+                                topology, cell))
+                    else:
+                        fits[key] = self._fits_on_host(
+                            host_state, spec_obj, candidate,
+                            self._socket_limits(host_state, spec_obj,
+                                                socket_id))
+                if fits[key]:
+                    return cell, node
+            return None
 
-        remaining = self.filter_candidates(host_state, on_socket)
+        remaining = self.filter_candidates(
+            host_state, lambda candidate: on_socket(candidate) is not None)
         if not remaining:
             return False
-        host_state.allocation_candidates = load.order_candidates(
-            view, remaining, load.multiplier(host_state))
-        first_cell = self._render_cell(
-            view, host_state.allocation_candidates[0])
+        cell, node = on_socket(remaining[0])
+        view.chosen[host_state.uuid] = node.key
         host_state.limits['numa_topology'] = self._socket_limits(
-            host_state, spec_obj, cell_limits.socket_of(topology, first_cell))
+            host_state, spec_obj, cell_limits.socket_of(topology, cell))
         return True
 
     #: Hosts named in the split WARNING; the rest are counted.
@@ -298,10 +302,11 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
     def _warn_split(self, hosts, spec_obj):
         """One WARNING per request (not per host): instance, hosts, why."""
         view = provider_view.current()
-        named = ['%s (render node on NUMA cell %s)' % (
-                     host.host, self._render_cells_of(
-                         view, host.allocation_candidates[0]))
-                 for host in hosts[:self._SPLIT_HOSTS_LOGGED]]
+        named = []
+        for host in hosts[:self._SPLIT_HOSTS_LOGGED]:
+            node = view.render_nodes(host).get(view.chosen.get(host.uuid))
+            named.append('%s (render node on NUMA cell %s)' % (
+                host.host, node.cell if node else 'unknown'))
         LOG.warning(
             'Instance %(instance)s: no host can put its render node, '
             '%(cpus)d vCPUs and %(mem)d MB on one NUMA cell (no render node '
@@ -314,29 +319,6 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
              'preferred': names.POLICY_PREFERRED,
              'hosts': self._named(named, len(hosts))},
             instance_uuid=spec_obj.instance_uuid)
-
-    @staticmethod
-    def _render_cells_of(view, candidate):
-        """The cells of a candidate's render providers, as text."""
-        cells = {view.get(rp).cell
-                 for rp in request.render_providers(candidate)}
-        return ', '.join(str(cell) for cell in sorted(cells, key=str))
-
-    @staticmethod
-    def _render_cell(view, candidate):
-        """The one cell of a candidate's render providers with room.
-
-        None when they have no room, no known cell or several cells.
-        """
-        cells = set()
-        for rp_uuid, amount in request.render_providers(candidate).items():
-            provider = view.get(rp_uuid)
-            if provider is None or provider.cell is None:
-                return None
-            if provider.free < amount:
-                return None
-            cells.add(provider.cell)
-        return cells.pop() if len(cells) == 1 else None
 
     @staticmethod
     def _network_metadata(spec_obj):
@@ -363,16 +345,6 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         # limits over all cells, memoised per request (scheduler.cell_fit).
         return cell_fit.fits(host_state, spec_obj, cell,
                              candidate['mappings'])
-
-    @staticmethod
-    def _render_room(view, candidate):
-        """Whether every render provider of a candidate has a free slot."""
-        providers = request.render_providers(candidate)
-        for rp_uuid, amount in providers.items():
-            provider = view.get(rp_uuid)
-            if provider is None or provider.free < amount:
-                return False
-        return bool(providers)
 
     @classmethod
     def _unpinned_limits(cls, host_state, spec_obj):

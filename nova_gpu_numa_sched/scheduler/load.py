@@ -1,10 +1,9 @@
-"""How loaded a candidate's GPU is, and which way to prefer it."""
+"""How loaded a host's render nodes are, and which way to prefer them."""
 
 from nova.scheduler import utils
 
 from nova_gpu_numa_sched import conf
 from nova_gpu_numa_sched import names
-from nova_gpu_numa_sched.scheduler import request
 
 CONF = conf.CONF
 
@@ -20,19 +19,44 @@ def multiplier(host_state):
         CONF.gpu_numa.weight_multiplier)
 
 
-def candidate_load(view, candidate):
-    """Load (0..1) of the busiest render provider of a candidate."""
-    weight = CONF.gpu_numa.utilization_weight
-    loads = [view.get(rp_uuid).load(weight)
-             for rp_uuid in request.render_providers(candidate)
-             if view.get(rp_uuid) is not None]
-    return max(loads) if loads else 1.0
+def node_load(node):
+    """Load (0..1) of a render node; 1 when unknown."""
+    if node is None:
+        return 1.0
+    return node.load(CONF.gpu_numa.utilization_weight)
 
 
-def order_candidates(view, candidates, host_multiplier):
-    """Preferred candidates first: least loaded, or most when packing."""
-    if host_multiplier == 0:
-        return list(candidates)
-    sign = 1 if host_multiplier > 0 else -1
-    return sorted(candidates,
-                  key=lambda c: sign * candidate_load(view, c))
+def _preference(host_multiplier):
+    """Sort key of render nodes: least loaded first, or most when packing.
+
+    The key also names the render node, so that ties break the same way
+    in every scheduler worker.
+    """
+    sign = -1 if host_multiplier < 0 else 1
+    return lambda node: (sign * node_load(node), node.key)
+
+
+def preferred_node(nodes, amount, host_multiplier, cell=None):
+    """The preferred render node with ``amount`` free slots, or None.
+
+    :param cell: only render nodes of that cell; None: any cell
+    """
+    fitting = [node for node in nodes.values()
+               if node.free >= amount and
+               (cell is None or node.cell == cell)]
+    if not fitting:
+        return None
+    return min(fitting, key=_preference(host_multiplier))
+
+
+def ranked_cells(nodes, amount, host_multiplier):
+    """[(cell, preferred render node)] of the cells with room, best first."""
+    best = {}
+    for node in nodes.values():
+        if node.cell is None or node.free < amount:
+            continue
+        if node.cell not in best:
+            best[node.cell] = preferred_node(nodes, amount, host_multiplier,
+                                             node.cell)
+    key = _preference(host_multiplier)
+    return sorted(best.items(), key=lambda item: key(item[1]))

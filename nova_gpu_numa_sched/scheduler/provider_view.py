@@ -1,15 +1,15 @@
-"""A per-request view of render node providers: cell, slots, utilisation.
+"""A per-request view of each host's render nodes: cell, slots, load.
 
-Nova's scheduler fetches allocation candidates together with provider
-summaries (capacity, usage and traits of every provider involved), then
-keeps only their keys. This module keeps the render providers' part, for
-the request being scheduled in this thread, and adds the scheduler's own
-claims as it makes them, so that a multi-create sees its earlier picks.
-It costs no Placement call of its own: the data is the scheduler's, as
-fresh as the candidates.
+nova-compute publishes its render nodes in the compute node's ``stats``
+(``names.RENDER_NODES_STAT``) at every claim, and the scheduler reads the
+compute node with every request, so the host state carries what the last
+claim left. This module reads that, and adds the scheduler's own claims of
+the request being scheduled in this thread, so that a multi-create sees
+its earlier picks. Placement is asked nothing more: it only counts a
+host's slots.
 
-Two narrow wraps of ``SchedulerReportClient`` feed it; delete them when
-Nova hands provider summaries to filters.
+Two narrow wraps of ``SchedulerReportClient`` mark where a request starts
+and what it claimed; delete them when Nova hands filters its claims.
 """
 
 import dataclasses
@@ -19,6 +19,7 @@ import typing as ty
 
 from nova.scheduler.client import report
 from oslo_log import log as logging
+from oslo_serialization import jsonutils
 
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import nova_compat
@@ -31,16 +32,17 @@ _WRAPPED_MARK = '_gpu_numa_view'
 
 
 @dataclasses.dataclass
-class RenderProvider:
-    uuid: str
+class RenderNode:
+    key: str
     cell: ty.Optional[int]
     capacity: int
     used: int
     utilization: ty.Optional[int] = None
+    devnode: ty.Optional[str] = None
 
     @property
     def free(self):
-        return self.capacity - self.used
+        return max(0, self.capacity - self.used)
 
     def load(self, utilization_weight):
         """Load as a fraction of 1 (see ``[gpu_numa] utilization_weight``).
@@ -54,38 +56,65 @@ class RenderProvider:
                 utilization_weight * self.utilization / 100.0)
 
 
+def parse(value):
+    """{key: RenderNode} of a compute node's published render nodes."""
+    if not value:
+        return {}
+    try:
+        published = jsonutils.loads(value)
+        return {key: RenderNode(key=key, cell=node.get('cell'),
+                                capacity=int(node.get('slots') or 0),
+                                used=int(node.get('used') or 0),
+                                utilization=node.get('load'),
+                                devnode=node.get('devnode'))
+                for key, node in published.items()}
+    except (ValueError, TypeError, AttributeError) as e:
+        LOG.warning('Unreadable %s in a compute node\'s stats (%s); its '
+                    'render nodes are taken as full.',
+                    names.RENDER_NODES_STAT, e)
+        return {}
+
+
 class ProviderView:
-    """Render providers of one scheduling request."""
+    """Render nodes of the hosts of one scheduling request."""
 
     def __init__(self, request_id):
         self.request_id = request_id
-        self.providers = {}
+        #: {host uuid: (stats value, {key: RenderNode})}
+        self._parsed = {}
+        #: {(host uuid, render node key): slots claimed in this request}
+        self.claimed = {}
+        #: {host uuid: the render node this request would take there}
+        self.chosen = {}
         #: Per-request answers of ``cell_fit`` (set by that module).
         self.fit_memo = None
 
-    def add_summaries(self, provider_summaries):
-        for rp_uuid, summary in (provider_summaries or {}).items():
-            slots = summary.get('resources', {}).get(names.RESOURCE_CLASS)
-            if slots is None:
-                continue
-            traits = summary.get('traits', ())
-            self.providers[rp_uuid] = RenderProvider(
-                uuid=rp_uuid,
-                cell=names.cell_from_traits(traits),
-                capacity=int(slots.get('capacity', 0)),
-                used=int(slots.get('used', 0)),
-                utilization=names.load_from_traits(traits))
+    def render_nodes(self, host_state):
+        """{key: RenderNode} of a host, with this request's claims added."""
+        uuid = host_state.uuid
+        value = (host_state.stats or {}).get(names.RENDER_NODES_STAT)
+        cached = self._parsed.get(uuid)
+        if cached is None or cached[0] is not value:
+            cached = (value, parse(value))
+            self._parsed[uuid] = cached
+        nodes = cached[1]
+        if not self.claimed:
+            return nodes
+        result = {}
+        for key, node in nodes.items():
+            extra = self.claimed.get((uuid, key), 0)
+            result[key] = (dataclasses.replace(node, used=node.used + extra)
+                           if extra else node)
+        return result
 
     def record_claim(self, alloc_request):
         """Count a claim the scheduler just made in this request."""
         for rp_uuid, amount in request.render_providers(
                 alloc_request).items():
-            provider = self.providers.get(rp_uuid)
-            if provider is not None:
-                provider.used += amount
-
-    def get(self, rp_uuid):
-        return self.providers.get(rp_uuid)
+            key = self.chosen.get(rp_uuid)
+            if key is not None:
+                self.claimed[(rp_uuid, key)] = (
+                    self.claimed.get((rp_uuid, key), 0) + amount)
 
 
 def current():
@@ -97,41 +126,23 @@ def _request_id(context):
     return getattr(context, 'request_id', None)
 
 
-def asks_render_slots(resources):
-    """Whether a candidate query (a ``ResourceRequest``) wants render slots.
+def start(request_id):
+    """The view of ``request_id``: a new request starts a new view.
 
-    A request without one needs no view: its filters and weigher return
-    before they look, so its summaries are not read at all.
-    """
-    try:
-        merged = resources.merged_resources()
-    except AttributeError:
-        return True  # not Nova's ResourceRequest: keep the summaries
-    return bool(merged.get(names.RESOURCE_CLASS))
-
-
-def record_candidates(request_id, resources, provider_summaries):
-    """Keep what a request's candidate query answered; return its view.
-
-    A new request id starts a new view for this thread; a second query of
-    the same request (Nova's PCPU fallback) adds to the first.
+    A second query of the same request (Nova's PCPU fallback) keeps it.
     """
     view = current()
     if view is None or request_id is None or view.request_id != request_id:
         view = ProviderView(request_id)
         _local.view = view
-    if provider_summaries and asks_render_slots(resources):
-        view.add_summaries(provider_summaries)
     return view
 
 
 def _wrap_get_allocation_candidates(method):
     @functools.wraps(method)
     def wrapper(self, context, resources, *args, **kwargs):
-        result = method(self, context, resources, *args, **kwargs)
-        record_candidates(_request_id(context), resources,
-                          result[1] if result else None)
-        return result
+        start(_request_id(context))
+        return method(self, context, resources, *args, **kwargs)
     return wrapper
 
 

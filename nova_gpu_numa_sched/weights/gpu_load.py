@@ -8,12 +8,13 @@ from nova_gpu_numa_sched.scheduler import request
 
 
 class GpuLoadWeigher(weights.BaseHostWeigher):
-    """Weight = 1 - load of the host's first candidate's GPU.
+    """Weight = 1 - load of the render node the host would give the guest.
 
-    GpuNumaAffinityFilter has put the preferred GPU first (least loaded, or
-    most loaded when the multiplier is negative), so the first candidate
-    speaks for the host. A negative multiplier then favours busy hosts:
-    phones pack onto busy GPUs and idle GPUs can be powered down.
+    GpuNumaAffinityFilter has chosen, on each host, the render node the
+    guest would get (least loaded, or most loaded when the multiplier is
+    negative, on a cell that can hold the guest), so that node speaks for
+    the host. A negative multiplier then favours busy hosts: phones pack
+    onto busy GPUs and idle GPUs can be powered down.
 
     It never ranks a host that would split a guest from its render node's
     cell (``gpu_numa:affinity_policy=preferred``) above one that would
@@ -36,7 +37,8 @@ class GpuLoadWeigher(weights.BaseHostWeigher):
         if not request.render_slots_requested(weight_properties):
             return 0.0
         view = provider_view.current()
-        candidates = getattr(host_state, 'allocation_candidates', None)
-        if view is None or not candidates:
+        if view is None:
             return 0.0
-        return 1.0 - load.candidate_load(view, candidates[0])
+        key = view.chosen.get(host_state.uuid)
+        node = view.render_nodes(host_state).get(key)
+        return 1.0 - load.node_load(node)

@@ -14,6 +14,7 @@ from nova import context as nova_context
 from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base
+from oslo_serialization import jsonutils
 
 from demo import guest_xml
 from nova_gpu_numa_sched.compute import claim_cell
@@ -158,38 +159,57 @@ class GpuNumaTestBase(base.ServersTestBase):
 
     # Placement -------------------------------------------------------------
 
-    def render_providers(self, hostname):
-        """{provider name: provider} of a host's render node providers."""
+    def render_nodes(self, hostname):
+        """{render node key: what nova-compute published for it}.
+
+        Read from the compute node record, as the scheduler reads it.
+        """
+        node = objects.ComputeNode.get_by_uuid(
+            self.ctxt, self.compute_rp_uuids[hostname])
+        value = (node.stats or {}).get(names.RENDER_NODES_STAT)
+        return jsonutils.loads(value) if value else {}
+
+    def host_slots(self, hostname):
+        """(total, reserved, used) of the host's slots in Placement."""
         root = self.compute_rp_uuids[hostname]
-        rps = self.placement.get(
-            '/resource_providers?in_tree=%s' % root,
-            version='1.14').body['resource_providers']
+        inventory = self.placement.get(
+            '/resource_providers/%s/inventories' % root).body[
+            'inventories'].get(names.RESOURCE_CLASS)
+        if inventory is None:
+            return None
+        used = self.placement.get(
+            '/resource_providers/%s/usages' % root).body['usages'].get(
+            names.RESOURCE_CLASS, 0)
+        return inventory['total'], inventory['reserved'], used
+
+    def render_providers(self, hostname):
+        """{per-render-node name: its slots}, as the compute accounts them.
+
+        ``inventory`` holds the slots usable plus those held beyond
+        (``reserved``), ``usage`` the slots in use: the view earlier
+        releases gave in Placement, now from the compute node's stats.
+        """
         found = {}
-        for rp in rps:
-            inventory = self.placement.get(
-                '/resource_providers/%s/inventories' % rp['uuid']).body
-            if names.RESOURCE_CLASS in inventory['inventories']:
-                rp['inventory'] = inventory['inventories'][
-                    names.RESOURCE_CLASS]
-                rp['traits'] = self.placement.get(
-                    '/resource_providers/%s/traits' % rp['uuid'],
-                    version='1.6').body['traits']
-                rp['usage'] = self.placement.get(
-                    '/resource_providers/%s/usages' % rp['uuid']).body[
-                    'usages'].get(names.RESOURCE_CLASS, 0)
-                found[rp['name']] = rp
+        for key, node in self.render_nodes(hostname).items():
+            total = max(node['slots'], node['used'])
+            found[placement_report.provider_name(hostname, key)] = {
+                'key': key, 'cell': node['cell'],
+                'inventory': {'total': total,
+                              'reserved': total - node['slots']},
+                'usage': node['used'], 'load': node['load']}
         return found
 
     def slot_usage(self):
         """{(host, devnode): used slots} over every GPU host."""
         usage = {}
         for hostname, drm in self.drm.items():
-            rps = self.render_providers(hostname)
+            if hostname not in self.compute_rp_uuids:
+                continue
+            nodes = self.render_nodes(hostname)
             for gpu in drm.gpus:
-                rp = rps.get(placement_report.provider_name(
-                    hostname, gpu.pci_address))
-                if rp is not None:
-                    usage[(hostname, gpu.devnode)] = rp['usage']
+                node = nodes.get(gpu.pci_address)
+                if node is not None:
+                    usage[(hostname, gpu.devnode)] = node['used']
         return usage
 
     def assertSlotsWithinCapacity(self):
@@ -200,6 +220,9 @@ class GpuNumaTestBase(base.ServersTestBase):
             for name, rp in self.render_providers(hostname).items():
                 inventory = rp['inventory']
                 self.assertLessEqual(rp['usage'], inventory['total'], name)
+            slots = self.host_slots(hostname)
+            if slots is not None:
+                self.assertLessEqual(slots[2], slots[0], hostname)
 
     def assertNoOrphanAllocations(self, migrations=()):
         """Every Placement consumer is a live server (or a migration)."""
@@ -242,12 +265,13 @@ class GpuNumaTestBase(base.ServersTestBase):
         claimed = objects.InstanceNUMATopology.get_by_instance_uuid(
             self.ctxt, server['id'])
         gpu_cell = None
-        for rp_uuid, alloc in self._get_allocations_by_server_uuid(
-                server['id']).items():
-            if names.RESOURCE_CLASS in alloc['resources']:
-                gpu_cell = names.cell_from_traits(self.placement.get(
-                    '/resource_providers/%s/traits' % rp_uuid,
-                    version='1.6').body['traits'])
+        instance = objects.Instance.get_by_uuid(
+            self.ctxt, server['id'], expected_attrs=['resources'])
+        nodes = self.render_nodes(hostname)
+        for res in instance.resources or ():
+            if res.resource_class == names.RESOURCE_CLASS:
+                gpu_cell = nodes[placement_report.node_key_of_slot(
+                    res.identifier)]['cell']
         return Placed(
             name=server['name'], host=hostname,
             rendernode=pins.rendernode,
@@ -308,11 +332,11 @@ class StockNovaTestBase(GpuNumaTestBase):
         self.useFixture(base.fixtures.MonkeyPatch(
             'nova_gpu_numa_sched.compute.claim_cell.install', lambda: None))
         tracker = resource_tracker.ResourceTracker
-        for name in ('instance_claim', '_move_claim'):
-            method = tracker.__dict__[name]
-            if getattr(method, claim_cell._WRAPPED_MARK, False):
-                setattr(tracker, name, method.__wrapped__)
-                self.addCleanup(setattr, tracker, name, method)
+        wrapped = {name: tracker.__dict__[name]
+                   for name in ('instance_claim', '_move_claim')}
+        claim_cell.uninstall()
+        for name, method in wrapped.items():
+            self.addCleanup(setattr, tracker, name, method)
         self.useFixture(base.fixtures.MonkeyPatch(
             'nova_gpu_numa_sched.compute.guest_devices.check_same_cell',
             lambda instance, node, *args, **kwargs: None))

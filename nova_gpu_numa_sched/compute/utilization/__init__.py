@@ -202,11 +202,11 @@ class LoadBuckets:
     def __init__(self):
         self._last = {}
 
-    def traits(
+    def buckets(
         self, readings: ty.Dict[str, ty.Optional[GpuUtilization]],
         width: int, margin: float,
-    ) -> ty.Dict[str, ty.Optional[str]]:
-        """{render node key: load trait or None} of one update."""
+    ) -> ty.Dict[str, ty.Optional[int]]:
+        """{render node key: load bucket (percent) or None} of one update."""
         result = {}
         for key, value in readings.items():
             if value is None or value.percent is None:
@@ -216,7 +216,16 @@ class LoadBuckets:
             found = damped_bucket(value.percent, width, self._last.get(key),
                                   margin)
             self._last[key] = found
-            result[key] = names.load_trait(found)
+            result[key] = found
         for key in set(self._last) - set(readings):
             del self._last[key]
         return result
+
+    def traits(
+        self, readings: ty.Dict[str, ty.Optional[GpuUtilization]],
+        width: int, margin: float,
+    ) -> ty.Dict[str, ty.Optional[str]]:
+        """{render node key: load trait or None} of one update."""
+        return {key: None if found is None else names.load_trait(found)
+                for key, found in self.buckets(readings, width,
+                                               margin).items()}
