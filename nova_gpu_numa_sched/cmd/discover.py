@@ -168,7 +168,7 @@ def collect(conn, conf, uri=None, sysfs_root='/sys', proc_root='/proc',
     nodes = []
     for node in result.exposed:
         util = utils.get(node.key)
-        load_trait = utilization.load_trait_for(util, width)
+        bucket = utilization.load_bucket_for(util, width)
         nodes.append({
             'devnode': node.devnode,
             'key': node.key,
@@ -181,7 +181,8 @@ def collect(conn, conf, uri=None, sysfs_root='/sys', proc_root='/proc',
             'utilization_percent': util.percent if util else None,
             'provider_name': placement_report.provider_name(
                 hostname, node.key),
-            'traits': sorted(placement_report.node_traits(node, load_trait)),
+            'load_bucket': bucket,
+            'traits': sorted(placement_report.node_traits(node)),
         })
     left_out = [{'devnode': left.node.devnode,
                  'pci_address': left.node.pci_address,

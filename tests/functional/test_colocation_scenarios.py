@@ -10,6 +10,7 @@ import json
 
 from lxml import etree
 from nova import exception
+from nova import objects
 from nova.tests.fixtures import libvirt as fakelibvirt
 
 from nova_gpu_numa_sched.cmd import discover
@@ -62,13 +63,25 @@ class ColocationScenarioBase(base.GpuNumaTestBase):
         self.assertNotIn('Traceback', logged)
 
     def allocated_provider(self, server):
-        """Name of the render provider in the server's allocation."""
+        """Per-render-node name of the slot the server holds.
+
+        The compute claim chose it; Placement holds one slot on the
+        compute node's provider for it.
+        """
         placed = self.placed(server)
-        by_uuid = {rp['uuid']: name for name, rp in
-                   self.render_providers(placed.host).items()}
-        found = [by_uuid[uuid] for uuid in
-                 self._get_allocations_by_server_uuid(server['id'])
-                 if uuid in by_uuid]
+        allocations = self._get_allocations_by_server_uuid(server['id'])
+        self.assertEqual(
+            {self.compute_rp_uuids[placed.host]: 1},
+            {uuid: alloc['resources'][names.RESOURCE_CLASS]
+             for uuid, alloc in allocations.items()
+             if names.RESOURCE_CLASS in alloc['resources']})
+        instance = objects.Instance.get_by_uuid(
+            self.ctxt, server['id'], expected_attrs=['resources'])
+        found = [placement_report.provider_name(
+                     placed.host,
+                     placement_report.node_key_of_slot(res.identifier))
+                 for res in instance.resources or ()
+                 if res.resource_class == names.RESOURCE_CLASS]
         self.assertEqual(1, len(found), found)
         return found[0]
 

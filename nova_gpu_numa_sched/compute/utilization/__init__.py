@@ -182,13 +182,13 @@ def damped_bucket(percent: float, width: int, previous: ty.Optional[int],
     return current
 
 
-def load_trait_for(
+def load_bucket_for(
     utilization: ty.Optional[GpuUtilization], width: int,
-) -> ty.Optional[str]:
-    """Return the load trait of a GpuUtilization, or None if unknown."""
+) -> ty.Optional[int]:
+    """Return the load bucket of a GpuUtilization, or None if unknown."""
     if utilization is None or utilization.percent is None:
         return None
-    return names.load_trait(bucket(utilization.percent, width))
+    return bucket(utilization.percent, width)
 
 
 class LoadBuckets:
