@@ -286,11 +286,7 @@ class DeviceSpecTest(ColocationScenarioBase):
         self.flags(device_spec=[_spec(pci_address=gpu.pci_address,
                                       numa_node=2)], group='gpu_numa')
         self.start_gpu_compute('host1', cells=4, gpus=[gpu])
-        rp = self.provider_of('host1', gpu)
-        self.assertIn(names.numa_trait(2), rp['traits'])
-        self.assertEqual(
-            [names.numa_trait(2)],
-            [t for t in rp['traits'] if t.startswith(names.NUMA_TRAIT_PREFIX)])
+        self.assertEqual(2, self.provider_of('host1', gpu)['cell'])
         for server in self.boot_phones(2):
             self.assertOnCell(server, 2)
 
@@ -308,8 +304,7 @@ class DeviceSpecTest(ColocationScenarioBase):
         self.assertNotEqual([], warnings)
         self.assertEqual([], self.log_lines('WARNING', single.devnode))
 
-        rp = self.provider_of('single', single)
-        self.assertIn(names.numa_trait(0), rp['traits'])
+        self.assertEqual(0, self.provider_of('single', single)['cell'])
         server, = self.boot_phones(1)
         placed = self.assertOnCell(server, 0)
         self.assertEqual(('single', single.devnode),
@@ -390,8 +385,11 @@ class RobustnessTest(ColocationScenarioBase):
         self.assertEqual(1, rp['usage'])
         self.assertEqual(rp['inventory']['total'],
                          rp['inventory']['reserved'])
-        self.assertIn(rp['uuid'], self._get_allocations_by_server_uuid(
-            phone['id']))
+        # Placement: the held slot stays, reserved, on the compute node.
+        total, reserved, used_slots = self.host_slots('host1')
+        self.assertEqual((1, 1), (reserved, used_slots))
+        self.assertIn(self.compute_rp_uuids['host1'],
+                      self._get_allocations_by_server_uuid(phone['id']))
         # The next phone cannot land on the vanished GPU.
         second = self._create_server(name='phone1',
                                      flavor_id=self.phone_flavor(),
@@ -411,17 +409,15 @@ class RobustnessTest(ColocationScenarioBase):
                                gpus=fake_drm.gpus_on_cells([0, 1]))
         phone, = self.boot_phones(1)
         before = self.render_providers('host1')
+        slots_before = self.host_slots('host1')
         self.drm['host1'].fail_listing = True
         self.run_periodics_cleanly('host1')
         self.assertNotEqual([], self.log_lines(
             'WARNING', 'Listing DRM node devices failed'))
 
         after = self.render_providers('host1')
-        self.assertEqual(
-            {name: (rp['uuid'], rp['inventory'], sorted(rp['traits']),
-                    rp['usage']) for name, rp in before.items()},
-            {name: (rp['uuid'], rp['inventory'], sorted(rp['traits']),
-                    rp['usage']) for name, rp in after.items()})
+        self.assertEqual(before, after)
+        self.assertEqual(slots_before, self.host_slots('host1'))
         self.assertEqual(2, len(after))
         self.assertEqual(1, sum(rp['usage'] for rp in after.values()))
 
@@ -442,9 +438,11 @@ class RobustnessTest(ColocationScenarioBase):
         self.assertGreaterEqual(inventory['total'], 3)
         # Only the configured single slot counts as capacity.
         self.assertEqual(1, inventory['total'] - inventory['reserved'])
+        # Placement: all three held, two of them beyond the one usable.
+        self.assertEqual((3, 2, 3), self.host_slots('host1'))
         for phone in phones:
-            self.assertIn(rp['uuid'], self._get_allocations_by_server_uuid(
-                phone['id']))
+            self.assertIn(self.compute_rp_uuids['host1'],
+                          self._get_allocations_by_server_uuid(phone['id']))
         # Nothing more fits until usage drops below the new size.
         refused = self._create_server(
             name='phone3', flavor_id=self.phone_flavor(), networks='none',
