@@ -31,6 +31,7 @@ def add_cell_tokens(host_topology):
                 physnets=set(), tunneled=False)
         physnets = set(cell.network_metadata.physnets)
         physnets.add(names.cell_token(cell.id))
+        physnets.add(names.PACK_TOKEN)
         socket_id = cell_socket(cell)
         if socket_id is not None:
             physnets.add(names.socket_token(socket_id))
@@ -168,3 +169,34 @@ def unpinned_numa_limits(numa_limits, cpu_allocation_ratio,
         numa_limits.network_metadata = objects.NetworkMetadata(
             physnets=physnets, tunneled=tunneled)
     return numa_limits
+
+
+def with_packing(numa_limits, packing):
+    """NUMA limits that tell the compute claim to pack (or not).
+
+    Every host cell carries ``names.PACK_TOKEN``, so the token never
+    changes which cells a fit may choose; it only travels to the claim.
+    """
+    if numa_limits is None:
+        return None
+    physnets, tunneled = set(), False
+    if 'network_metadata' in numa_limits and numa_limits.network_metadata:
+        metadata = numa_limits.network_metadata
+        physnets = set(metadata.physnets) if 'physnets' in metadata else set()
+        tunneled = metadata.tunneled if 'tunneled' in metadata else False
+    if packing:
+        physnets.add(names.PACK_TOKEN)
+    else:
+        physnets.discard(names.PACK_TOKEN)
+    numa_limits.network_metadata = objects.NetworkMetadata(
+        physnets=physnets, tunneled=tunneled)
+    return numa_limits
+
+
+def is_packing(numa_limits):
+    """Whether the scheduler asked this claim to pack."""
+    if numa_limits is None or 'network_metadata' not in numa_limits:
+        return False
+    metadata = numa_limits.network_metadata
+    return bool(metadata and 'physnets' in metadata and
+                names.PACK_TOKEN in metadata.physnets)

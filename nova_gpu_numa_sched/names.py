@@ -67,6 +67,12 @@ CELL_TOKEN_PREFIX = 'gpu-numa-cell-'
 SOCKET_TOKEN_PREFIX = 'gpu-numa-socket-'
 
 
+#: Token every host cell carries and the claim limits carry when the
+#: scheduler packs (negative ``[gpu_numa] weight_multiplier``): it tells
+#: the compute claim to fill the busiest render node with room first.
+PACK_TOKEN = 'gpu-numa-pack'
+
+
 def render_provider_name(nodename, node_key):
     return '%s%s%s' % (nodename, RENDER_PROVIDER_INFIX, node_key)
 

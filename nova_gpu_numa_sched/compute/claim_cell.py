@@ -118,6 +118,13 @@ def _claim_flavor(arguments):
     return instance.flavor if 'flavor' in instance else None
 
 
+def _numa_limits(limits):
+    """The NUMA limits among the scheduler's limits, or None."""
+    if isinstance(limits, objects.SchedulerLimits):
+        return limits.numa_topology if 'numa_topology' in limits else None
+    return (limits or {}).get('numa_topology')
+
+
 def _try(method, bound, limits, node_key):
     """One claim with ``limits``, its slot on render node ``node_key``."""
     bound.arguments['limits'] = limits
@@ -135,7 +142,8 @@ def _claim(tracker, method, bound, allocations_arg):
     if not amount:
         return method(*bound.args, **bound.kwargs)
     nodes = slot_choice.usage(tracker, nodename)
-    ranked = slot_choice.ranked_cells(nodes, amount)
+    packing = cell_limits.is_packing(_numa_limits(limits))
+    ranked = slot_choice.ranked_cells(nodes, amount, packing)
     refused = []
     for cell, node in ranked:
         try:
@@ -155,7 +163,7 @@ def _claim(tracker, method, bound, allocations_arg):
                   amount, host, '; '.join(refused) or
                   'no render node has room'))
     if policy.allows_split(flavor):
-        node = slot_choice.best_node(nodes, amount)
+        node = slot_choice.best_node(nodes, amount, packing)
         if node is not None:
             LOG.warning('Instance %(instance)s: %(reason)s; as '
                         '%(key)s=%(preferred)s, claiming on any cell with '

@@ -113,24 +113,33 @@ def usage(tracker, nodename):
     return found
 
 
-def ranked_cells(nodes, amount):
+def _order(packing):
+    """Sort key: least loaded first; most loaded first when packing."""
+    if not packing:
+        return NodeUsage.rank
+    return lambda node: (-node.rank()[0], node.key)
+
+
+def ranked_cells(nodes, amount, packing=False):
     """[(cell, best NodeUsage)] of the cells with ``amount`` free slots.
 
-    Cells ordered by their best render node's rank.
+    Cells ordered by their best render node's rank (reversed when the
+    scheduler packs).
     """
+    key = _order(packing)
     best = {}
     for node in nodes.values():
         if node.cell is None or node.free < amount:
             continue
-        if node.cell not in best or node.rank() < best[node.cell].rank():
+        if node.cell not in best or key(node) < key(best[node.cell]):
             best[node.cell] = node
-    return sorted(best.items(), key=lambda item: item[1].rank())
+    return sorted(best.items(), key=lambda item: key(item[1]))
 
 
-def best_node(nodes, amount):
+def best_node(nodes, amount, packing=False):
     """The best render node with ``amount`` free slots on any cell."""
     fitting = [node for node in nodes.values() if node.free >= amount]
-    return min(fitting, key=NodeUsage.rank) if fitting else None
+    return min(fitting, key=_order(packing)) if fitting else None
 
 
 @contextlib.contextmanager

@@ -166,8 +166,8 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
             return False
         cell, node = co_locating(remaining[0])
         view.chosen[host_state.uuid] = node.key
-        host_state.limits['numa_topology'] = self._pinned_limits(
-            host_state, spec_obj, cell)
+        host_state.limits['numa_topology'] = self._packing(
+            host_state, self._pinned_limits(host_state, spec_obj, cell))
         return True
 
     @staticmethod
@@ -224,7 +224,8 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
         if not self.filter_candidates(host_state, placeable):
             return False
         view.chosen[host_state.uuid] = node.key
-        host_state.limits['numa_topology'] = limits
+        host_state.limits['numa_topology'] = self._packing(host_state,
+                                                           limits)
         LOG.debug('%(host)s: may hold the guest with its render node on '
                   'NUMA cell %(cell)s and its vCPUs and RAM elsewhere.',
                   {'host': host_state, 'cell': node.cell},
@@ -283,8 +284,9 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
             return False
         cell, node = on_socket(remaining[0])
         view.chosen[host_state.uuid] = node.key
-        host_state.limits['numa_topology'] = self._socket_limits(
-            host_state, spec_obj, cell_limits.socket_of(topology, cell))
+        host_state.limits['numa_topology'] = self._packing(
+            host_state, self._socket_limits(
+                host_state, spec_obj, cell_limits.socket_of(topology, cell)))
         return True
 
     #: Hosts named in the split WARNING; the rest are counted.
@@ -319,6 +321,12 @@ class GpuNumaAffinityFilter(filters.BaseHostFilter,
              'preferred': names.POLICY_PREFERRED,
              'hosts': self._named(named, len(hosts))},
             instance_uuid=spec_obj.instance_uuid)
+
+    @staticmethod
+    def _packing(host_state, numa_limits):
+        """Claim limits that tell the compute which way to choose."""
+        return cell_limits.with_packing(numa_limits,
+                                        load.multiplier(host_state) < 0)
 
     @staticmethod
     def _network_metadata(spec_obj):
