@@ -107,9 +107,7 @@ def update_provider_tree(provider_tree, nodename, render_nodes, held):
     identifiers = usable | set(held)
     beyond = len(identifiers) - len(usable)
     if beyond:
-        LOG.warning('%d render slot(s) in use on %s are on render nodes '
-                    'that vanished or have fewer slots now; reserving them '
-                    'until they are freed.', beyond, nodename)
+        _warn_held_beyond(render_nodes, set(held) - usable)
     inventory = dict(root.inventory)
     resources = dict(root.resources)
     if identifiers:
@@ -137,6 +135,25 @@ def update_provider_tree(provider_tree, nodename, render_nodes, held):
         provider_tree.add_traits(nodename, *wanted)
     return {identifier: node_key_of_slot(identifier)
             for identifier in identifiers}
+
+
+def _warn_held_beyond(render_nodes, beyond):
+    """Name each render node whose held slots are kept only as reserved."""
+    nodes = {node.key: node for node in render_nodes}
+    by_key = {}
+    for identifier in beyond:
+        key = node_key_of_slot(identifier)
+        by_key[key] = by_key.get(key, 0) + 1
+    for key, count in sorted(by_key.items()):
+        node = nodes.get(key)
+        if node is None:
+            LOG.warning('Render node %s is gone or deselected but %d slot(s) '
+                        'are in use; reserving them until they are freed.',
+                        key, count)
+        else:
+            LOG.warning('Render node %s now has %d slot(s) but %d are in use '
+                        'outside that range; reserving the excess.',
+                        node.devnode, node.slots, count)
 
 
 def reshape(provider_tree, nodename, allocations):

@@ -282,6 +282,16 @@ class GpuNumaTestBase(base.ServersTestBase):
                 hostname, pins.emulator_cpus),
             claimed_cell=[cell.id for cell in claimed.cells])
 
+    def held_render_node(self, server):
+        """Key of the render node whose slot the server holds, or None."""
+        instance = objects.Instance.get_by_uuid(
+            self.ctxt, server['id'], expected_attrs=['resources'])
+        keys = {placement_report.node_key_of_slot(res.identifier)
+                for res in instance.resources or ()
+                if res.resource_class == names.RESOURCE_CLASS}
+        self.assertLessEqual(len(keys), 1, keys)
+        return keys.pop() if keys else None
+
     def assertColocated(self, server):
         """Render node, vCPUs, emulator and RAM on the GPU's cell."""
         placed = self.placed(server)

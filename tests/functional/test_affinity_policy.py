@@ -119,8 +119,9 @@ class GpuCellTooSmallTest(AffinityPolicyBase):
             'WARNING', server['id'], '%s=preferred' % KEY,
             'on host(s): host1 (render node on NUMA cell 1).')))
         self.assertEqual(1, len(self.log_lines(
-            'WARNING', server['id'], 'cannot be claimed on the NUMA cell 1',
-            'host1', 'cannot fit')))
+            'WARNING', server['id'], 'no render node with 1 free slot(s) on '
+            'a NUMA cell of host1', 'cell 1:', 'cannot fit',
+            'claiming on any cell')))
         self.assertNotEqual([], self.log_lines(
             'WARNING', server['id'], 'renders through /dev/dri/renderD128 '
             'on cell 1'))

@@ -79,11 +79,15 @@ class GpuLoadTest(base.GpuNumaTestBase):
         return self.render_providers(hostname)[
             placement_report.provider_name(hostname, gpu.pci_address)]
 
-    def rp_traits(self, hostname, devnode):
-        return set(self.render_provider(hostname, devnode)['traits'])
+    def load_bucket(self, hostname, devnode):
+        """The load bucket nova-compute published for a render node."""
+        return self.render_provider(hostname, devnode)['load']
 
-    def rp_generation(self, hostname, devnode):
-        return self.render_provider(hostname, devnode)['generation']
+    def root_generation(self, hostname):
+        """Generation of the compute node's provider: bumped by writes."""
+        return self.placement.get('/resource_providers/%s' %
+                                  self.compute_rp_uuids[hostname]).body[
+            'generation']
 
     # Spreading -------------------------------------------------------------
 
@@ -129,10 +133,8 @@ class GpuLoadTest(base.GpuNumaTestBase):
             self.write_busy_percent(devnode, 93)
         self.write_busy_percent('/dev/dri/renderD130', 12)
         self.start_hosts('host1')
-        busy = names.load_trait(90)
-        idle = names.load_trait(10)
-        self.assertIn(busy, self.rp_traits('host1', '/dev/dri/renderD128'))
-        self.assertIn(idle, self.rp_traits('host1', '/dev/dri/renderD130'))
+        self.assertEqual(90, self.load_bucket('host1', '/dev/dri/renderD128'))
+        self.assertEqual(10, self.load_bucket('host1', '/dev/dri/renderD130'))
         flavor = self.phone_flavor(memory_mb=256)
         self.assertEqual(('host1', '/dev/dri/renderD130'),
                          self.where(self.boot(flavor, 'phone0')))
@@ -140,30 +142,32 @@ class GpuLoadTest(base.GpuNumaTestBase):
         # The load moves: renderD131 goes idle, renderD130 gets busy.
         self.write_busy_percent('/dev/dri/renderD130', 95)
         self.write_busy_percent('/dev/dri/renderD131', 3)
+        generation = self.root_generation('host1')
         self.run_periodics()
-        traits = self.rp_traits('host1', '/dev/dri/renderD131')
-        self.assertIn(names.load_trait(0), traits)
-        self.assertNotIn(busy, traits)
-        self.assertIn(busy, self.rp_traits('host1', '/dev/dri/renderD130'))
+        self.assertEqual(0, self.load_bucket('host1', '/dev/dri/renderD131'))
+        self.assertEqual(90, self.load_bucket('host1', '/dev/dri/renderD130'))
+        # Load is published with the compute node, not written to
+        # Placement: no generation bump for a claim to race.
+        self.assertEqual(generation, self.root_generation('host1'))
         self.assertEqual(('host1', '/dev/dri/renderD131'),
                          self.where(self.boot(flavor, 'phone1')))
 
-    def test_jitter_keeps_the_load_trait(self):
-        """Hysteresis: a reading around a boundary keeps the trait."""
+    def test_jitter_keeps_the_load_bucket(self):
+        """Hysteresis: a reading around a boundary keeps the bucket."""
         gpu = ('host1', '/dev/dri/renderD128')
         self.write_busy_percent(gpu[1], 38)
         self.start_hosts('host1')
-        generation = self.rp_generation(*gpu)
+        generation = self.root_generation('host1')
         for percent in (41, 36, 44):
             self.write_busy_percent(gpu[1], percent)
             self.run_periodics()
-            self.assertIn(names.load_trait(30), self.rp_traits(*gpu))
-        # Unchanged traits: no write, the generation stays.
-        self.assertEqual(generation, self.rp_generation(*gpu))
-        # Past the margin (5 by default) the trait moves.
+            self.assertEqual(30, self.load_bucket(*gpu))
+        # Past the margin (5 by default) the bucket moves.
         self.write_busy_percent(gpu[1], 46)
         self.run_periodics()
-        self.assertIn(names.load_trait(40), self.rp_traits(*gpu))
+        self.assertEqual(40, self.load_bucket(*gpu))
+        # None of it is a Placement write.
+        self.assertEqual(generation, self.root_generation('host1'))
 
     def test_no_hysteresis_follows_every_reading(self):
         self.flags(load_bucket_hysteresis_percent=0, group='gpu_numa')
@@ -172,7 +176,7 @@ class GpuLoadTest(base.GpuNumaTestBase):
         self.start_hosts('host1')
         self.write_busy_percent(gpu[1], 41)
         self.run_periodics()
-        self.assertIn(names.load_trait(40), self.rp_traits(*gpu))
+        self.assertEqual(40, self.load_bucket(*gpu))
 
     # Packing ---------------------------------------------------------------
 

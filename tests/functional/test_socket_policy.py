@@ -81,7 +81,7 @@ class SocketPolicyTest(test_affinity_policy.AffinityPolicyBase):
                          self.cell_memory_usage('host1'))
         # The scheduler, the claim and the driver each say why.
         for words in (('on host(s): host1.',),
-                      ('cannot be claimed on NUMA cell 1', 'socket 0'),
+                      ('claimed on another cell of socket 0', 'on cell 1'),
                       ('on the socket of its render node',)):
             self.assertEqual(1, len(self.log_lines(
                 'INFO', server['id'], *words)), words)

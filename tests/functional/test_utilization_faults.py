@@ -13,7 +13,6 @@ import fixtures
 from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched.compute.utilization import fdinfo
 from nova_gpu_numa_sched.compute.utilization import once
-from nova_gpu_numa_sched import names
 from tests.functional import base
 from tests.functional import fake_drm
 from tests.unit import test_fdinfo
@@ -49,10 +48,9 @@ class UtilizationTestBase(base.GpuNumaTestBase):
                 if placement_report.provider_name(
                     'host1', gpu.pci_address) in by_name}
 
-    def load_traits(self):
-        """{devnode: load traits} as Placement has them."""
-        return {devnode: sorted(t for t in rp['traits']
-                                if t.startswith(names.LOAD_TRAIT_PREFIX))
+    def load_buckets(self):
+        """{devnode: load bucket or None} as nova-compute published them."""
+        return {devnode: rp['load']
                 for devnode, rp in self.providers().items()}
 
     def assertAllReported(self):
@@ -61,7 +59,7 @@ class UtilizationTestBase(base.GpuNumaTestBase):
         for gpu in self.gpus:
             rp = rps[gpu.devnode]
             self.assertGreater(rp['inventory']['total'], 0, rp)
-            self.assertIn(names.numa_trait(gpu.numa_node), rp['traits'])
+            self.assertEqual(gpu.numa_node, rp['cell'])
 
     def boot_phone(self, name='phone'):
         server = self._create_server(
@@ -79,15 +77,15 @@ class ReaderFaultTest(UtilizationTestBase):
     def assertFaultHidesOnlyLoad(self, text):
         self.start_host()
         self.assertAllReported()
-        self.assertEqual({gpu.devnode: [] for gpu in self.gpus},
-                         self.load_traits())
+        self.assertEqual({gpu.devnode: None for gpu in self.gpus},
+                         self.load_buckets())
         self.boot_phone()
         self.clock.now += 60 * SECOND
         self.run_periodics()
         self.run_periodics()
         self.assertAllReported()
-        self.assertEqual({gpu.devnode: [] for gpu in self.gpus},
-                         self.load_traits())
+        self.assertEqual({gpu.devnode: None for gpu in self.gpus},
+                         self.load_buckets())
         self.boot_phone('phone2')
         return self.warnings(text)
 
@@ -128,12 +126,12 @@ class ReaderFaultTest(UtilizationTestBase):
         broken = self.useFixture(fixtures.MockPatch(
             UTILIZATION + '.sysfs.read', side_effect=OSError('EIO')))
         self.start_host()
-        self.assertEqual([], self.load_traits()['/dev/dri/renderD128'])
+        self.assertIsNone(self.load_buckets()['/dev/dri/renderD128'])
         broken.mock.side_effect = None
         broken.mock.return_value = (42.0, None)
         self.run_periodics()
-        self.assertEqual([names.load_trait(40)],
-                         self.load_traits()['/dev/dri/renderD128'])
+        self.assertEqual(40,
+                         self.load_buckets()['/dev/dri/renderD128'])
 
 
 class FdinfoLoadTest(UtilizationTestBase):
@@ -151,21 +149,21 @@ class FdinfoLoadTest(UtilizationTestBase):
         else:
             self.proc.open(pid, 12, devnode, text)
 
-    def test_busy_time_growth_sets_load_trait(self):
+    def test_busy_time_growth_sets_load_bucket(self):
         self.qemu(4100, '/dev/dri/renderD128', 31, render_s=100)
         self.start_host()
         # One sample: no delta yet, so no load trait.
         self.assertEqual({'/dev/dri/renderD128': [],
-                          '/dev/dri/renderD129': []}, self.load_traits())
+                          '/dev/dri/renderD129': None}, self.load_buckets())
 
         self.clock.now += 60 * SECOND
         self.qemu(4100, '/dev/dri/renderD128', 31, render_s=145)
         self.run_periodics()
         # 45 s busy in 60 s: 75 %, bucket 70; no client: idle.
         self.assertEqual(
-            {'/dev/dri/renderD128': [names.load_trait(70)],
-             '/dev/dri/renderD129': [names.load_trait(0)]},
-            self.load_traits())
+            {'/dev/dri/renderD128': 70,
+             '/dev/dri/renderD129': 0},
+            self.load_buckets())
         # The busy GPU loses the tie between two empty GPUs.
         self.assertEqual('/dev/dri/renderD129', self.boot_phone().rendernode)
 
@@ -174,23 +172,23 @@ class FdinfoLoadTest(UtilizationTestBase):
         self.clock.now += 60 * SECOND
         self.run_periodics()
         self.assertEqual(
-            {'/dev/dri/renderD128': [names.load_trait(0)],
-             '/dev/dri/renderD129': [names.load_trait(0)]},
-            self.load_traits())
+            {'/dev/dri/renderD128': 0,
+             '/dev/dri/renderD129': 0},
+            self.load_buckets())
         self.assertEqual([], self.warnings('fdinfo'))
 
-    def test_claims_inside_the_window_keep_the_trait(self):
+    def test_claims_inside_the_window_keep_the_bucket(self):
         self.qemu(4100, '/dev/dri/renderD128', 31, render_s=0)
         self.start_host()
         self.clock.now += 60 * SECOND
         self.qemu(4100, '/dev/dri/renderD128', 31, render_s=30)
         self.run_periodics()
-        self.assertEqual([names.load_trait(50)],
-                         self.load_traits()['/dev/dri/renderD128'])
+        self.assertEqual(50,
+                         self.load_buckets()['/dev/dri/renderD128'])
         # Each claim updates the providers again at once; a window of a
         # few milliseconds must not replace the minute's measurement.
         self.qemu(4100, '/dev/dri/renderD128', 31, render_s=31)
         for i in range(2):
             self.boot_phone('phone%d' % i)
-        self.assertEqual([names.load_trait(50)],
-                         self.load_traits()['/dev/dri/renderD128'])
+        self.assertEqual(50,
+                         self.load_buckets()['/dev/dri/renderD128'])
