@@ -153,7 +153,7 @@ class FdinfoLoadTest(UtilizationTestBase):
         self.qemu(4100, '/dev/dri/renderD128', 31, render_s=100)
         self.start_host()
         # One sample: no delta yet, so no load trait.
-        self.assertEqual({'/dev/dri/renderD128': [],
+        self.assertEqual({'/dev/dri/renderD128': None,
                           '/dev/dri/renderD129': None}, self.load_buckets())
 
         self.clock.now += 60 * SECOND
