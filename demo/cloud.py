@@ -125,7 +125,7 @@ class Story:
         self.run(['openstack', 'resource', 'provider', 'list'])
         render = self.checks.render_providers(self.cloud)
         if not render:
-            raise DemoError('no render node provider in Placement')
+            raise DemoError('no compute node with render slots in Placement')
         rp = max(render, key=lambda rp: rp.used)
         self.run(['openstack', 'resource', 'provider', 'inventory', 'list',
                   rp.uuid])

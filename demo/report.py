@@ -7,10 +7,10 @@ from demo import layout
 
 COLUMNS = (('PHONE', 9), ('HOST', 6), ('RENDER NODE', 19), ('GPU', 4),
            ('VCPU', 5), ('MEM', 4), ('EMU', 4), ('CLAIM', 6), ('RESULT', 0))
-LEGEND = ('cells: GPU = NUMA cell of the allocated render node (Placement '
-          'trait), VCPU/EMU =\ncells of <vcpupin>/<emulatorpin> CPUs in '
-          'the guest XML, MEM = <memnode nodeset>,\nCLAIM = cells of the '
-          'claimed instance NUMA topology.')
+LEGEND = ('cells: GPU = NUMA cell of the render node nova-compute gave '
+          'the phone (its\nresources), VCPU/EMU = cells of <vcpupin>/'
+          '<emulatorpin> CPUs in the guest XML,\nMEM = <memnode nodeset>, '
+          'CLAIM = cells of the claimed instance NUMA topology.')
 
 
 @dataclasses.dataclass

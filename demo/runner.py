@@ -19,8 +19,9 @@ PLUGIN_TITLE = ('with the plugin (GpuNumaTopologyFilter + GpuLoadWeigher '
 STOCK_TITLE = 'stock Nova (no plugin filter/weigher/claim pinning)'
 STOCK_NOTE = ('Stock Nova can neither report nor attach a render node, so '
               'the plugin\'s driver still\nreports the render slots and '
-              'writes the allocated render node into the guest XML.\n'
-              'The scheduler claims Placement\'s first candidate GPU; '
+              'writes the claimed render node into the guest XML.\n'
+              'The scheduler claims a render slot of the host; '
+              'nova-compute hands out the least used\nrender node and '
               'Nova\'s own NUMA fit picks the cell.')
 
 

@@ -3,7 +3,9 @@
 Both cases boot the same phones on the same fake hosts; only the
 scheduling and claim differ (see ``tests.functional.base``). Every row is
 read back with ``placed()``: the guest XML nova generated, the instance's
-claimed NUMA topology and its Placement allocation.
+claimed NUMA topology and the render slot nova-compute gave it (the
+instance's ``resources``, its render node's cell as the compute node
+publishes it).
 """
 
 import dataclasses
@@ -19,8 +21,6 @@ from demo import layout
 from demo import report
 from nova_gpu_numa_sched.cmd import main as cmd_main
 from nova_gpu_numa_sched.compute import claim_cell
-from nova_gpu_numa_sched.compute import placement_report
-from nova_gpu_numa_sched import names
 from tests.functional import base
 from tests.functional import fake_drm
 
@@ -136,15 +136,14 @@ class _Fleet:
                    **placed._asdict())
 
     def _slots(self):
+        """Per GPU, as nova-compute published it in its compute node."""
         slots = []
         for hostname, _ in layout.HOSTS:
-            providers = self.render_providers(hostname)
+            published = self.render_nodes(hostname)
             for gpu in self.drm[hostname].gpus:
-                rp = providers[placement_report.provider_name(
-                    hostname, gpu.pci_address)]
-                slots.append((hostname, gpu.devnode,
-                              names.cell_from_traits(rp['traits']),
-                              rp['usage'], rp['inventory']['total']))
+                node = published[gpu.pci_address]
+                slots.append((hostname, gpu.devnode, node['cell'],
+                              node['used'], node['slots']))
         return slots
 
 
@@ -169,7 +168,7 @@ class PluginFleet(_Fleet, base.GpuNumaTestBase):
         """What ``nova-gpu-numa status`` shows an operator of this fleet.
 
         The command runs as on a controller, through its ``main(argv)``,
-        and reads the fleet's real Placement and Nova's databases.
+        and reads the compute nodes and instances in Nova's databases.
         """
         conf_file = os.path.join(
             self.useFixture(fixtures.TempDir()).path, 'nova.conf')

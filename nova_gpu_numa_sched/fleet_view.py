@@ -1,38 +1,40 @@
-"""The render nodes of the fleet as Placement sees them, read in bulk.
+"""The fleet's render slots: per host from Placement, per render node from
+the compute nodes' stats.
 
-Shared by ``nova-gpu-numa status``/``check`` (through Nova's report client)
-and the ``openstack gpu ...`` commands (through osc-placement's client):
-both hand in a ``get(path)`` that returns the decoded JSON of a Placement
-GET at :data:`MICROVERSION`, so both show the same data from the same
-requests. Nothing here imports Nova.
+Since host-level slots, Placement knows a compute node's render slots only
+as one ``CUSTOM_GPU_RENDER_SLOT`` inventory on its own (root) provider;
+which render node, and so which NUMA cell, each slot is on is nova-compute's
+business, published in the compute node record's ``stats`` under
+``names.RENDER_NODES_STAT``. Nova's REST API shows neither the stats nor an
+instance's ``resources``, so:
 
-Placement's REST API has no bulk read of inventories, usages or traits:
-those are per provider. The fleet is read with a number of requests that
-depends on the number of NUMA cells and load buckets (and, for details,
-GPU models), never on the number of hosts or providers:
+- ``nova-gpu-numa status`` and ``check`` (nova.conf, Nova's databases)
+  read the render nodes with :func:`render_nodes` from the compute nodes;
+- the ``openstack gpu`` commands (REST only) read the per-host slots with
+  :func:`read_fleet` and :func:`read_host`.
 
-1. ``GET /resource_providers``: names and tree of every provider. A render
-   node provider is a child named ``<compute node>_render_<key>``
-   (:func:`names.render_provider_name`).
-2. ``GET /traits?name=startswith:CUSTOM_NUMA_NODE_`` and, per cell trait,
-   ``GET /resource_providers?required=<trait>``: the cell of each provider.
-3. The same for ``CUSTOM_GPU_LOAD_``: the load bucket of each provider
-   (and, with ``details``, for the vendor and product traits).
-4. ``GET /allocation_candidates?resources=CUSTOM_GPU_RENDER_SLOT:1``: its
-   ``provider_summaries`` carry capacity and usage of every provider in a
-   tree with at least one free slot (since microversion 1.29 the whole
-   tree, full siblings included). A render provider missing from them has
-   no free slot: its usage equals its capacity.
-5. Only with ``complete`` and when step 4 left a render provider out: the
-   same with ``MEMORY_MB:1``, whose summaries cover every tree with a free
-   MB of RAM, so full render nodes too. ``status`` instead counts the
-   slots that instances hold in Nova's databases.
+Nothing here imports Nova. The Placement readers take a ``get(path)`` that
+returns the decoded JSON of a Placement GET at :data:`MICROVERSION`.
+Placement has no bulk read of inventories and usages; the fleet is read in
+a fixed number of requests, never one per host:
 
-With ``host`` every call is narrowed to that compute node's tree
-(``in_tree``), plus one call to find the tree.
+1. ``GET /resource_providers``: names and trees of every provider (render
+   node child providers of earlier releases included, named
+   ``<compute node>_render_<key>``).
+2. ``GET /allocation_candidates?resources=CUSTOM_GPU_RENDER_SLOT:1``: its
+   ``provider_summaries`` give capacity, usage and traits of every compute
+   node with a free slot (all inventories since microversion 1.27).
+3. Only when a compute node is missing from them: the same with
+   ``MEMORY_MB:1``, whose summaries cover every compute node with a free MB
+   of RAM, so those without a free slot too. A compute node with neither
+   free RAM nor a free slot stays unread (``Fleet.unread``).
+
+With ``host``, one more request finds the compute node and the others are
+narrowed to its tree (``in_tree``).
 """
 
 import dataclasses
+import json
 import typing as ty
 import urllib.parse
 
@@ -40,62 +42,19 @@ from oslo_utils import uuidutils
 
 from nova_gpu_numa_sched import names
 
-#: 1.29: provider summaries cover the whole tree; 1.31: in_tree on
-#: allocation candidates.
+#: 1.17: traits in provider summaries; 1.27: every inventory in them;
+#: 1.29: root_provider_uuid; 1.31: in_tree on allocation candidates.
 MICROVERSION = '1.31'
 
-#: The resource class of the second summaries query (step 5): every
+#: The resource class of the second summaries query (step 3): every
 #: compute node's root provider has RAM.
 _ROOT_RESOURCE = 'MEMORY_MB'
+
+_GPU_TRAIT_PREFIXES = (names.VENDOR_TRAIT_PREFIX, names.PRODUCT_TRAIT_PREFIX)
 
 
 class NotFound(Exception):
     """What was asked for is not in Placement; the message says what."""
-
-
-@dataclasses.dataclass
-class RenderProvider:
-    """A render node provider as Placement sees it."""
-
-    uuid: str
-    name: str
-    host: str
-    key: str
-    cell: ty.Optional[int] = None
-    load_percent: ty.Optional[int] = None
-    #: Capacity and usage of CUSTOM_GPU_RENDER_SLOT; capacity is
-    #: (total - reserved) * allocation_ratio, as Placement counts it.
-    capacity: ty.Optional[int] = None
-    used: ty.Optional[int] = None
-    #: Whether capacity and usage came from Placement's summaries (False:
-    #: the provider has no free slot and was absent from them).
-    summarised: bool = False
-    #: PCI vendor and product ids (hex), from the GPU traits; read only
-    #: when details are asked for.
-    vendor_id: ty.Optional[str] = None
-    product_id: ty.Optional[str] = None
-    #: The plugin's traits found on the provider (cell, load, vendor,
-    #: product), sorted; with details only.
-    traits: ty.List[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def pci_address(self):
-        return self.key if _looks_like_pci(self.key) else None
-
-    @property
-    def devnode(self):
-        """The devnode, when the key is a libvirt DRM device name.
-
-        Placement does not store devnodes; PCI GPUs are known by address.
-        """
-        if self.key.startswith('drm_'):
-            return '/dev/dri/' + self.key[len('drm_'):]
-        return None
-
-    @property
-    def label(self):
-        """How an operator knows the render node: PCI address or devnode."""
-        return self.pci_address or self.devnode or self.key
 
 
 def _looks_like_pci(key):
@@ -103,47 +62,113 @@ def _looks_like_pci(key):
     return len(parts) == 3 and '.' in parts[2]
 
 
+# Per render node: the compute node's stats --------------------------------
+
+
+@dataclasses.dataclass
+class RenderNode:
+    """One render node as its nova-compute last published it."""
+
+    host: str
+    key: str
+    cell: ty.Optional[int] = None
+    #: Usable slots; 0 for a vanished GPU whose slots are still held.
+    slots: int = 0
+    #: Slots in use (instances' ``resources``, as the tracker counts them).
+    used: int = 0
+    #: Lower bound of the measured utilisation bucket, percent.
+    load_percent: ty.Optional[int] = None
+    devnode: ty.Optional[str] = None
+
+    @property
+    def pci_address(self):
+        return self.key if _looks_like_pci(self.key) else None
+
+    @property
+    def label(self):
+        """How an operator knows the render node: PCI address or devnode."""
+        return self.pci_address or self.devnode or self.key
+
+
+def render_nodes(host, value):
+    """[RenderNode] of one compute node's ``RENDER_NODES_STAT`` value.
+
+    Sorted by cell (unknown last), then key. None for no value.
+
+    :raises ValueError: the value is not what nova-compute publishes
+    """
+    if not value:
+        return None
+    try:
+        published = json.loads(value)
+        found = [RenderNode(host=host, key=key, cell=node.get('cell'),
+                            slots=int(node.get('slots') or 0),
+                            used=int(node.get('used') or 0),
+                            load_percent=node.get('load'),
+                            devnode=node.get('devnode'))
+                 for key, node in published.items()]
+    except (TypeError, AttributeError) as e:
+        raise ValueError(str(e))
+    found.sort(key=lambda node: (node.cell is None, node.cell or 0,
+                                 node.key))
+    return found
+
+
+def stats_value(stats):
+    """The published render nodes among a compute node's ``stats``."""
+    return (stats or {}).get(names.RENDER_NODES_STAT)
+
+
+# Per host: Placement ------------------------------------------------------
+
+
+@dataclasses.dataclass
+class HostSlots:
+    """A compute node's render slots as Placement counts them."""
+
+    uuid: str
+    host: str
+    #: (total - reserved) * allocation_ratio, as Placement counts it.
+    capacity: ty.Optional[int] = None
+    used: ty.Optional[int] = None
+    #: Slots held on vanished render nodes; only read by ``read_host``.
+    reserved: ty.Optional[int] = None
+    #: The GPUs' CUSTOM_GPU_VENDOR_/CUSTOM_GPU_PRODUCT_ traits, sorted.
+    traits: ty.List[str] = dataclasses.field(default_factory=list)
+
+    def _ids(self, prefix):
+        return sorted(trait[len(prefix):] for trait in self.traits
+                      if trait.startswith(prefix))
+
+    @property
+    def vendor_ids(self):
+        return self._ids(names.VENDOR_TRAIT_PREFIX)
+
+    @property
+    def product_ids(self):
+        return self._ids(names.PRODUCT_TRAIT_PREFIX)
+
+
 @dataclasses.dataclass
 class Fleet:
-    """Compute node (root) providers and their render node providers."""
+    """Compute node providers and the render slots Placement counts."""
 
     #: {root provider uuid: name} of every root provider.
     roots: dict
-    render: ty.List[RenderProvider]
+    #: HostSlots of every compute node with render slots, by name.
+    hosts: ty.List[HostSlots]
+    #: {compute node name: [render node child provider name]}: providers
+    #: of an earlier release, gone once its nova-compute restarts.
+    legacy: dict = dataclasses.field(default_factory=dict)
+    #: Names of compute nodes absent from both summaries (no free RAM,
+    #: no free slot): whether they have render slots is not known.
+    unread: ty.List[str] = dataclasses.field(default_factory=list)
 
-    def hosts_without_render(self):
-        with_render = {rp.host for rp in self.render}
+    def hosts_without_slots(self):
+        with_slots = {slots.host for slots in self.hosts}
+        unread = set(self.unread)
         return sorted(name for name in self.roots.values()
-                      if name not in with_render)
-
-
-def _suffix(traits, prefix):
-    """The suffix of the first trait with prefix, or None."""
-    for trait in sorted(traits or ()):
-        if trait.startswith(prefix) and len(trait) > len(prefix):
-            return trait[len(prefix):]
-    return None
-
-
-def _vendor(traits):
-    return _suffix(traits, names.VENDOR_TRAIT_PREFIX)
-
-
-def _product(traits):
-    return _suffix(traits, names.PRODUCT_TRAIT_PREFIX)
-
-
-#: (attribute, trait prefix, parse) of what the by-trait reads set.
-_TRAIT_FIELDS = (
-    ('cell', names.NUMA_TRAIT_PREFIX, names.cell_from_traits),
-    ('load_percent', names.LOAD_TRAIT_PREFIX, names.load_from_traits),
-)
-_DETAIL_FIELDS = (
-    ('vendor_id', names.VENDOR_TRAIT_PREFIX, _vendor),
-    ('product_id', names.PRODUCT_TRAIT_PREFIX, _product),
-)
-_PLUGIN_TRAIT_PREFIXES = tuple(
-    prefix for _, prefix, _ in _TRAIT_FIELDS + _DETAIL_FIELDS)
+                      if name not in with_slots and name not in unread)
 
 
 def _url(path, params=None):
@@ -157,32 +182,10 @@ def _providers(get, query=None, tree=None):
     return get(_url('/resource_providers', params))['resource_providers']
 
 
-def _by_trait(get, prefix, parse, tree):
-    """{provider uuid: [trait]} over every trait with prefix that parses."""
-    found = {}
-    traits = get('/traits?name=startswith:%s' % prefix)['traits']
-    for trait in sorted(traits):
-        if parse([trait]) is None:
-            continue
-        for rp in _providers(get, {'required': trait}, tree):
-            found.setdefault(rp['uuid'], []).append(trait)
-    return found
-
-
 def _summaries(get, resource_class, tree):
     return get(_url('/allocation_candidates', {
         'resources': '%s:1' % resource_class, 'in_tree': tree}))[
         'provider_summaries']
-
-
-def _apply_summaries(render, summaries):
-    for rp in render:
-        slots = summaries.get(rp.uuid, {}).get('resources', {}).get(
-            names.RESOURCE_CLASS)
-        if slots is not None:
-            rp.capacity = slots['capacity']
-            rp.used = slots['used']
-            rp.summarised = True
 
 
 def root_of_host(get, host):
@@ -194,65 +197,63 @@ def root_of_host(get, host):
     return rps[0]['uuid']
 
 
-def _render_providers(providers):
+def legacy_providers(providers):
+    """{root name: [child name]} of render node providers left over."""
     roots = {rp['uuid']: rp['name'] for rp in providers
              if not rp.get('parent_provider_uuid')}
-    render = []
+    found = {}
     for rp in providers:
         root_name = roots.get(rp.get('root_provider_uuid'))
         if root_name is None or rp['uuid'] == rp['root_provider_uuid']:
             continue
-        prefix = names.render_provider_name(root_name, '')
-        if rp['name'].startswith(prefix):
-            render.append(RenderProvider(
-                uuid=rp['uuid'], name=rp['name'], host=root_name,
-                key=rp['name'][len(prefix):]))
-    return roots, render
+        if rp['name'].startswith(names.render_provider_name(root_name, '')):
+            found.setdefault(root_name, []).append(rp['name'])
+    return {root: sorted(children) for root, children in found.items()}
 
 
-def _set_traits(rp, traits, fields, details):
-    for attribute, _prefix, parse in fields:
-        # The last trait in name order wins, should a provider have two.
-        values = [parse([trait]) for trait in sorted(traits)]
-        values = [value for value in values if value is not None]
-        setattr(rp, attribute, values[-1] if values else None)
-    if details:
-        rp.traits = sorted(t for t in traits
-                           if t.startswith(_PLUGIN_TRAIT_PREFIXES))
+def _host_slots(uuid, name, summary):
+    """HostSlots from a provider summary, or None without render slots."""
+    slots = summary.get('resources', {}).get(names.RESOURCE_CLASS)
+    if slots is None:
+        return None
+    return HostSlots(
+        uuid=uuid, host=name, capacity=int(slots['capacity']),
+        used=int(slots['used']),
+        traits=sorted(trait for trait in summary.get('traits', ())
+                      if trait.startswith(_GPU_TRAIT_PREFIXES)))
 
 
-def read_fleet(get, host=None, details=False, complete=False):
-    """Read every render node provider, or those of one compute node.
+def read_fleet(get, host=None):
+    """The render slots of every compute node, or of one.
 
     :param get: ``get(path)`` -> decoded JSON of a Placement GET.
-    :param details: also read the GPU vendor and product traits.
-    :param complete: one more query (step 5) when a render node is full.
     """
     tree = root_of_host(get, host) if host else None
-    roots, render = _render_providers(_providers(get, tree=tree))
-    fields = _TRAIT_FIELDS + (_DETAIL_FIELDS if details else ())
-    traits = {}
-    for _attribute, prefix, parse in fields:
-        for uuid, found in _by_trait(get, prefix, parse, tree).items():
-            traits.setdefault(uuid, []).extend(found)
-    for rp in render:
-        _set_traits(rp, traits.get(rp.uuid, []), fields, details)
-    _apply_summaries(render, _summaries(get, names.RESOURCE_CLASS, tree))
-    if complete and any(not rp.summarised for rp in render):
-        _apply_summaries([rp for rp in render if not rp.summarised],
-                         _summaries(get, _ROOT_RESOURCE, tree))
-    render.sort(key=lambda rp: (rp.host, rp.cell is None, rp.cell,
-                                rp.key))
-    return Fleet(roots=roots, render=render)
+    providers = _providers(get, tree=tree)
+    roots = {rp['uuid']: rp['name'] for rp in providers
+             if not rp.get('parent_provider_uuid')}
+    hosts, seen = {}, set()
+    for resource_class in (names.RESOURCE_CLASS, _ROOT_RESOURCE):
+        if seen >= set(roots):
+            break
+        for uuid, summary in _summaries(get, resource_class, tree).items():
+            if uuid not in roots or uuid in seen:
+                continue
+            seen.add(uuid)
+            slots = _host_slots(uuid, roots[uuid], summary)
+            if slots is not None:
+                hosts[uuid] = slots
+    return Fleet(roots=roots,
+                 hosts=sorted(hosts.values(), key=lambda h: h.host),
+                 legacy=legacy_providers(providers),
+                 unread=sorted(roots[uuid] for uuid in set(roots) - seen))
 
 
-def read_provider(get, name_or_uuid):
-    """One render node provider, by uuid or name, with traits and slots.
+def read_host(get, name_or_uuid):
+    """One compute node's render slots, exact whether full or not.
 
-    Per-provider reads (the provider, its root, traits, inventory and
-    usage): exact whether or not the render node has a free slot.
+    Per-provider reads: the provider, its inventory, usage and traits.
     """
-    # A provider's name may look like a UUID: try both, the likely first.
     filters = ['name']
     if uuidutils.is_uuid_like(name_or_uuid):
         filters.insert(0, 'uuid')
@@ -260,35 +261,33 @@ def read_provider(get, name_or_uuid):
     for name in filters:
         rps = rps or _providers(get, {name: name_or_uuid})
     if not rps:
-        raise NotFound('Placement has no resource provider %r' %
-                       name_or_uuid)
+        message = 'Placement has no resource provider %r' % name_or_uuid
+        if names.RENDER_PROVIDER_INFIX in name_or_uuid:
+            message += (
+                '; render nodes are no longer resource providers: give '
+                'the compute node (%s), and see "nova-gpu-numa status '
+                '--host" for its render nodes' % name_or_uuid.split(
+                    names.RENDER_PROVIDER_INFIX)[0])
+        raise NotFound(message)
     rp = rps[0]
-    root = rp['root_provider_uuid']
-    root_name = get('/resource_providers/%s' % root)['name'] if (
-        root != rp['uuid']) else None
-    prefix = names.render_provider_name(root_name or '', '')
-    if root_name is None or not rp['name'].startswith(prefix):
-        raise NotFound('resource provider %s (%s) is not a render node' % (
-            rp['name'], rp['uuid']))
-    provider = RenderProvider(uuid=rp['uuid'], name=rp['name'],
-                              host=root_name, key=rp['name'][len(prefix):])
     base = '/resource_providers/%s' % rp['uuid']
-    _set_traits(provider, get(base + '/traits')['traits'],
-                _TRAIT_FIELDS + _DETAIL_FIELDS, True)
     inventory = get(base + '/inventories')['inventories'].get(
         names.RESOURCE_CLASS)
-    if inventory is not None:
-        provider.capacity = int(
-            (inventory['total'] - inventory['reserved']) *
-            inventory['allocation_ratio'])
-        provider.used = get(base + '/usages')['usages'].get(
-            names.RESOURCE_CLASS, 0)
-        provider.summarised = True
-    return provider
+    if rp.get('parent_provider_uuid') or inventory is None:
+        raise NotFound('resource provider %s (%s) is not a compute node with '
+                       'render slots' % (rp['name'], rp['uuid']))
+    traits = get(base + '/traits')['traits']
+    return HostSlots(
+        uuid=rp['uuid'], host=rp['name'],
+        capacity=int((inventory['total'] - inventory['reserved']) *
+                     inventory['allocation_ratio']),
+        used=get(base + '/usages')['usages'].get(names.RESOURCE_CLASS, 0),
+        reserved=inventory['reserved'],
+        traits=sorted(t for t in traits if t.startswith(_GPU_TRAIT_PREFIXES)))
 
 
 def slot_consumers(get, provider_uuid):
-    """{consumer uuid: slots held} on one render node provider."""
+    """{consumer uuid: slots held} on one compute node provider."""
     allocations = get('/resource_providers/%s/allocations' % provider_uuid)[
         'allocations']
     return {consumer: held['resources'][names.RESOURCE_CLASS]

@@ -3,10 +3,11 @@
 Upgrade-check style, like ``nova-status upgrade check``: each check gives
 Success, Warning or Failure with details, and the exit code is the worst
 of them (0, 1 or 2). Run it on a controller with nova.conf: it reads the
-scheduler options there, the flavors from the API database and the render
-node providers from Placement. As in nova-status, an unreachable Placement
-or database fails only the checks that need it, with the reason; the
-configuration checks still run.
+scheduler options there, the flavors from the API database, the compute
+nodes' render slots from Placement and the render nodes each nova-compute
+publishes from the cell databases (``cmd.nova_db``). As in nova-status, an
+unreachable Placement or database fails only the checks that need it, with
+the reason; the configuration checks still run.
 """
 
 import dataclasses
@@ -19,9 +20,10 @@ from oslo_log import log as logging
 from oslo_upgradecheck import upgradecheck
 from oslo_utils import strutils
 
-from nova_gpu_numa_sched.cmd import common
+from nova_gpu_numa_sched.cmd import nova_db
 from nova_gpu_numa_sched.cmd import output
 from nova_gpu_numa_sched.cmd import placement as placement_cmd
+from nova_gpu_numa_sched import fleet_view
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import nova_compat
 from nova_gpu_numa_sched.scheduler import request
@@ -130,18 +132,21 @@ def check_compute_driver(conf, fleet):
             'cannot tell which compute nodes report render nodes: %s' %
             fleet.error))
     fleet = fleet.value
-    without = fleet.hosts_without_render()
-    with_render = sorted({rp.host for rp in fleet.render})
-    if not with_render:
+    without = fleet.hosts_without_slots()
+    if not fleet.hosts:
         return Result(Code.FAILURE, (
-            'no compute node reports a render node provider to Placement: '
-            'set compute_driver = %s on the GPU hosts (and check '
-            '"nova-gpu-numa discover" there).' % COMPUTE_DRIVER))
-    details = '%d compute node(s) report render nodes.' % len(with_render)
+            'no compute node reports %s to Placement: set compute_driver = '
+            '%s on the GPU hosts (and check "nova-gpu-numa discover" '
+            'there).' % (names.RESOURCE_CLASS, COMPUTE_DRIVER)))
+    details = '%d compute node(s) report render slots.' % len(fleet.hosts)
     if without:
         details += (' %d report none (no GPU, or compute_driver is not %s '
                     'there): %s.' % (len(without), COMPUTE_DRIVER,
                                      _listed(without)))
+    if fleet.unread:
+        details += (' %d have neither free RAM nor a free slot, so '
+                    'Placement\'s summaries leave them out: %s.' % (
+                        len(fleet.unread), _listed(fleet.unread)))
     return Result(Code.SUCCESS, details)
 
 
@@ -192,21 +197,82 @@ def check_flavors(flavors):
                                                     names.RESOURCE_CLASS))
 
 
-def check_provider_traits(fleet):
-    """:param fleet: a Source of the Placement fleet"""
-    if fleet.error:
-        return Result(Code.FAILURE, 'cannot read the render node '
-                      'providers: %s' % fleet.error)
-    fleet = fleet.value
-    missing = [rp.name for rp in fleet.render if rp.cell is None]
+def _publish_problem(node):
+    """Why a compute node's published render nodes are unusable, or None."""
+    try:
+        render = fleet_view.render_nodes(
+            node.hypervisor_hostname, fleet_view.stats_value(node.stats))
+    except ValueError:
+        return 'unreadable'
+    if not render:
+        return 'none published'
+    # A vanished GPU whose slots are still held has no cell and no slot.
+    missing = [rn.label for rn in render if rn.cell is None and rn.slots]
     if missing:
+        return 'no cell for %s' % ', '.join(missing)
+    return None
+
+
+def check_published_render_nodes(fleet, compute_nodes):
+    """Every compute node with render slots publishes its render nodes.
+
+    The scheduler and the claim take a render node's cell from the
+    compute node's stats (``names.RENDER_NODES_STAT``); a host whose
+    render nodes are missing there, or lack a cell, takes no render guest.
+
+    :param fleet: a Source of the Placement fleet
+    :param compute_nodes: a Source of the ComputeNodes of every cell
+    """
+    if fleet.error:
+        return Result(Code.FAILURE, 'cannot tell which compute nodes have '
+                      'render slots: %s' % fleet.error)
+    if compute_nodes.error:
+        return Result(Code.FAILURE, 'cannot read the compute nodes: %s' %
+                      compute_nodes.error)
+    by_uuid = {node.uuid: node for node in compute_nodes.value}
+    problems = []
+    for slots in fleet.value.hosts:
+        node = by_uuid.get(slots.uuid)
+        why = ('no compute node record' if node is None
+               else _publish_problem(node))
+        if why:
+            problems.append('%s (%s)' % (slots.host, why))
+    if problems:
         return Result(Code.FAILURE, (
-            'render node provider(s) without a %s<N> trait: %s. The filter '
-            'cannot place guests on them; restart nova-compute there with '
-            'compute_driver = %s.' % (names.NUMA_TRAIT_PREFIX,
-                                      _listed(missing), COMPUTE_DRIVER)))
-    return Result(Code.SUCCESS, 'All %d render node provider(s) carry a '
-                  'NUMA cell trait.' % len(fleet.render))
+            'compute node(s) with %s in Placement whose render nodes the '
+            'scheduler cannot see (%s in the compute node\'s stats): %s. '
+            'No render guest lands there; restart nova-compute there with '
+            'compute_driver = %s.' % (names.RESOURCE_CLASS,
+                                      names.RENDER_NODES_STAT,
+                                      _listed(problems), COMPUTE_DRIVER)))
+    return Result(Code.SUCCESS, 'All %d compute node(s) with render slots '
+                  'publish the NUMA cell of every render node.' %
+                  len(fleet.value.hosts))
+
+
+def check_legacy_providers(fleet):
+    """No render node child provider of an earlier release is left.
+
+    nova-compute of this release reshapes them into its compute node's
+    provider when it starts; until then that host has no render slot the
+    scheduler can use.
+
+    :param fleet: a Source of the Placement fleet
+    """
+    if fleet.error:
+        return Result(Code.FAILURE, 'cannot read the resource providers: '
+                      '%s' % fleet.error)
+    legacy = fleet.value.legacy
+    if legacy:
+        count = sum(len(children) for children in legacy.values())
+        return Result(Code.WARNING, (
+            '%d render node provider(s) of an earlier release remain in '
+            'Placement (named <compute node>%s<render node>); restart '
+            'nova-compute of this release on %s to move their slots onto '
+            'the compute node\'s provider.' % (
+                count, names.RENDER_PROVIDER_INFIX, _listed(legacy))))
+    return Result(Code.SUCCESS, 'No render node provider of an earlier '
+                  'release remains.')
 
 
 def socket_flavors(flavors):
@@ -232,13 +298,12 @@ def _without_sockets(node):
                for cell in topology.cells)
 
 
-def check_socket_info(flavors, fleet, compute_nodes, secrets=()):
+def check_socket_info(flavors, fleet, compute_nodes):
     """Hosts where ``socket`` flavors lose their sibling cells.
 
     :param flavors: a Source of every flavor
     :param fleet: a Source of the Placement fleet
-    :param compute_nodes: a callable returning the ComputeNodes of every
-        cell, asked only when a flavor uses the ``socket`` policy
+    :param compute_nodes: a Source of the ComputeNodes of every cell
     """
     if flavors.error:
         return Result(Code.FAILURE, 'cannot read the flavors: %s' %
@@ -250,16 +315,12 @@ def check_socket_info(flavors, fleet, compute_nodes, secrets=()):
     if fleet.error:
         return Result(Code.FAILURE, 'cannot tell which compute nodes '
                       'report render nodes: %s' % fleet.error)
-    nodes_source = read_source(
-        compute_nodes, 'Nova\'s cell databases ([database] connection in '
-        'nova.conf)', secrets)
-    if nodes_source.error:
+    if compute_nodes.error:
         return Result(Code.FAILURE, 'cannot read the compute nodes: %s' %
-                      nodes_source.error)
-    fleet = fleet.value
-    with_render = {rp.host for rp in fleet.render}
-    nodes = [node for node in nodes_source.value
-             if node.hypervisor_hostname in with_render]
+                      compute_nodes.error)
+    with_render = {slots.uuid for slots in fleet.value.hosts}
+    nodes = [node for node in compute_nodes.value
+             if node.uuid in with_render]
     unknown = [node.hypervisor_hostname for node in nodes
                if _without_sockets(node)]
     if unknown:
@@ -349,31 +410,15 @@ def read_source(read, where, secrets=()):
             where, type(e).__name__, _one_line(e, secrets)))
 
 
-def _all_compute_nodes():
-    """The ComputeNodes of every cell of Nova's databases."""
-    from nova import context as nova_context
-    from nova import objects
-    results = nova_context.scatter_gather_all_cells(
-        nova_context.get_admin_context(), objects.ComputeNodeList.get_all)
-    nodes = []
-    for cell_uuid, result in results.items():
-        if nova_context.is_cell_failure_sentinel(result):
-            raise common.CommandError(
-                'cell %s of Nova\'s databases did not answer: %s' % (
-                    cell_uuid, result))
-        nodes.extend(result)
-    return nodes
-
-
 def run_checks(conf, placement_factory=None, flavors=None,
-               compute_nodes=_all_compute_nodes):
+               compute_nodes=nova_db.compute_nodes):
     """[(name, Result)] in a fixed order.
 
     :param placement_factory: makes the Placement reader; its failure to
         connect or read fails the checks that need Placement only
     :param flavors: a list of flavors, instead of the API database's
     :param compute_nodes: a callable returning the ComputeNodes of every
-        cell, asked only when a flavor uses the ``socket`` policy
+        cell (one query per cell)
     """
     secrets = _secrets(conf)
     placement_factory = placement_factory or placement_cmd.Placement
@@ -383,15 +428,20 @@ def run_checks(conf, placement_factory=None, flavors=None,
         _all_flavors if flavors is None else lambda: flavors,
         'Nova\'s API database ([api_database] connection in nova.conf)',
         secrets)
+    nodes_source = read_source(
+        compute_nodes, 'Nova\'s cell databases ([database] connection in '
+        'nova.conf)', secrets)
     return [
         ('Nova version', check_nova_version()),
         ('Scheduler filter', check_filters(conf)),
         ('Load weigher', check_weigher(conf)),
         ('Compute driver', check_compute_driver(conf, fleet)),
         ('Render flavors', check_flavors(flavor_source)),
-        ('Provider cell traits', check_provider_traits(fleet)),
+        ('Published render nodes', check_published_render_nodes(
+            fleet, nodes_source)),
+        ('Render providers gone', check_legacy_providers(fleet)),
         ('CPU sockets', check_socket_info(flavor_source, fleet,
-                                          compute_nodes, secrets)),
+                                          nodes_source)),
     ]
 
 

@@ -1,9 +1,10 @@
-"""Placement through Nova's report client, for ``status`` and ``check``.
+"""Placement through Nova's report client, for ``check``.
 
-The fleet is read by :mod:`nova_gpu_numa_sched.fleet_view` (a fixed number
-of requests whatever the fleet size, shared with the ``openstack gpu``
-commands); this module gives it Nova's ``[placement]`` credentials and
-turns transport failures into one-line command errors.
+The compute nodes' render slots are read by
+:mod:`nova_gpu_numa_sched.fleet_view` (a fixed number of requests whatever
+the fleet size, shared with the ``openstack gpu`` commands); this module
+gives it Nova's ``[placement]`` credentials and turns transport failures
+into one-line command errors.
 """
 
 from keystoneauth1 import exceptions as ks_exc
@@ -13,7 +14,6 @@ from nova_gpu_numa_sched.cmd import common
 from nova_gpu_numa_sched import fleet_view
 
 MICROVERSION = fleet_view.MICROVERSION
-RenderProvider = fleet_view.RenderProvider
 Fleet = fleet_view.Fleet
 
 
@@ -60,7 +60,7 @@ class Placement:
         return resp.json()
 
     def fleet(self, host=None):
-        """Read every render node provider, or those of one compute node."""
+        """The render slots of every compute node, or of one."""
         try:
             return fleet_view.read_fleet(self.get, host)
         except fleet_view.NotFound as e:

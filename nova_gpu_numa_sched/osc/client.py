@@ -52,13 +52,13 @@ class GpuNumaClient:
         except fleet_view.NotFound as e:
             raise exceptions.CommandError(str(e))
 
-    def fleet(self, host=None, details=False):
-        """Every render node, full ones included (one more request)."""
-        return self._placement(fleet_view.read_fleet, host=host,
-                               details=details, complete=True)
+    def fleet(self, host=None):
+        """The render slots of every compute node (or of ``host``)."""
+        return self._placement(fleet_view.read_fleet, host=host)
 
-    def render_provider(self, name_or_uuid):
-        return self._placement(fleet_view.read_provider, name_or_uuid)
+    def host_slots(self, name_or_uuid):
+        """One compute node's render slots, reserved ones included."""
+        return self._placement(fleet_view.read_host, name_or_uuid)
 
     def slot_consumers(self, provider_uuid):
         return self._placement(fleet_view.slot_consumers, provider_uuid)

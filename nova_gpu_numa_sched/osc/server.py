@@ -1,9 +1,15 @@
-"""``openstack server gpu show``: where a server's GPU and guest cells are.
+"""``openstack server gpu show``: a server's render slots and guest cells.
 
-The render node comes from the server's allocation in Placement, its cell
-from the provider's trait; the guest's host cells from Nova's server
-topology API (microversion 2.78, admin for the host cells); the affinity
-policy from the flavor extra spec embedded in the server (2.47).
+What Nova's and Placement's REST APIs show of a server's GPU: the render
+slots its allocation holds on its compute node (Placement), the host NUMA
+cells of its guest cells (Nova's server topology API, microversion 2.78,
+admin for the host cells) and the affinity policy from the flavor extra
+spec embedded in the server (2.47). Since host-level slots, the render
+node (and its cell) is chosen by nova-compute at claim time and recorded in
+the instance's ``resources``, which no REST API shows: ``nova-gpu-numa
+status`` on a controller lists it. Under ``required`` (the default) the
+claim fails rather than put the guest on another cell than its render
+node, so the host cells shown are the render node's.
 """
 
 from osc_lib.command import command
@@ -11,19 +17,10 @@ from osc_lib.command import command
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched.osc import columns
 
-COLUMNS = ('ID', 'Name', 'Host', 'Render Node', 'Provider',
-           'Render Node Cell', 'Host Cells', 'Affinity Policy',
-           'Co-located')
+COLUMNS = ('ID', 'Name', 'Host', 'Render Slots', 'Host Cells',
+           'Affinity Policy')
 
 _HOST_ATTR = 'OS-EXT-SRV-ATTR:host'
-
-
-def _joined(values):
-    """One value as it is; several (a guest on two render nodes) joined."""
-    values = [value for value in values if value is not None]
-    if len(values) == 1:
-        return values[0]
-    return ', '.join(str(value) for value in values) or None
 
 
 def host_cells(topology):
@@ -40,47 +37,40 @@ def host_cells(topology):
     return sorted(set(cells))
 
 
-def affinity_policy(server, renders):
+def affinity_policy(server, slots):
     """The flavor's policy, its default for a render guest, else None."""
     specs = (server.get('flavor') or {}).get('extra_specs') or {}
     if names.AFFINITY_POLICY_KEY in specs:
         return specs[names.AFFINITY_POLICY_KEY]
-    return names.DEFAULT_AFFINITY_POLICY if renders else None
+    return names.DEFAULT_AFFINITY_POLICY if slots else None
 
 
-def co_located(render_cells, guest_cells):
-    """Whether every render node is on one of the guest's host cells.
+def show_row(server, topology, allocation):
+    """The row of ``server gpu show``.
 
-    None when unknown: no render node, a provider without cell trait, or
-    host cells not shown.
+    :param allocation: {provider uuid: render slots} of the server
     """
-    if not render_cells or guest_cells is None or None in render_cells:
-        return None
-    return set(render_cells) <= set(guest_cells)
-
-
-def show_row(server, topology, renders):
-    """The row of ``server gpu show``; renders: RenderProvider list."""
-    cells = host_cells(topology)
-    render_cells = [rp.cell for rp in renders]
+    slots = sum(allocation.values()) or None
     return (
         server['id'],
         server.get('name'),
         server.get(_HOST_ATTR),
-        _joined([rp.label for rp in renders]),
-        _joined([rp.name for rp in renders]),
-        _joined(render_cells),
-        columns.CellsColumn(cells),
-        affinity_policy(server, renders),
-        co_located(render_cells, cells),
+        slots,
+        columns.CellsColumn(host_cells(topology)),
+        affinity_policy(server, slots),
     )
 
 
 class ShowServerGpu(command.ShowOne):
-    """Show a server's render node, its cell and the guest's host cells"""
+    """Show a server's render slots, host cells and affinity policy"""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
+        parser.description = (
+            'A server\'s render slots (Placement), the host NUMA cells of '
+            'its guest (server topology, admin) and its affinity policy. '
+            'The render node itself is chosen by nova-compute and not '
+            'shown by Nova\'s API: see "nova-gpu-numa status --host".')
         parser.add_argument(
             'server',
             metavar='<server>',
@@ -96,7 +86,6 @@ class ShowServerGpu(command.ShowOne):
         client = self.app.client_manager.gpu_numa
         server = client.server(parsed_args.server,
                                all_projects=parsed_args.all_projects)
-        renders = [client.render_provider(uuid) for uuid in
-                   sorted(client.render_allocation(server['id']))]
+        allocation = client.render_allocation(server['id'])
         topology = client.topology(server['id'])
-        return COLUMNS, show_row(server, topology, renders)
+        return COLUMNS, show_row(server, topology, allocation)

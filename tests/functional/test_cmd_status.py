@@ -4,7 +4,8 @@ API, conductor, scheduler and GPU computes run in this process with a real
 Placement; the command is run as a user would, through ``main(argv)``, and
 reaches Placement through Nova's report client (which the Placement
 fixture routes to the in-process service) and Nova's databases through the
-fixtures' cells. Nothing of Placement is mocked; its requests are counted.
+fixtures' cells. Nothing of Placement is mocked; its requests and the
+commands' cell database queries are counted.
 """
 
 import io
@@ -34,6 +35,16 @@ class CommandTestBase(base.GpuNumaTestBase):
             f.write('[DEFAULT]\n')
         self.placement_gets = self.record_paths(cmd_placement.Placement,
                                                 'get')
+        #: One entry per query of every cell database (scatter-gather).
+        self.cell_queries = []
+        gather = nova_context.scatter_gather_all_cells
+
+        def recording(ctxt, fn, *args, **kwargs):
+            self.cell_queries.append(fn.__name__)
+            return gather(ctxt, fn, *args, **kwargs)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.context.scatter_gather_all_cells', recording))
 
     def record_paths(self, cls, method):
         """The paths every call of cls.method(path) gets, in order."""
@@ -53,6 +64,7 @@ class CommandTestBase(base.GpuNumaTestBase):
         self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
         self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
         del self.placement_gets[:]
+        del self.cell_queries[:]
         code = cmd_main.main(['--config-file', self.conf_file] + list(argv))
         return code, out.getvalue(), err.getvalue()
 
@@ -105,14 +117,24 @@ class StatusTest(CommandTestBase):
             [{'name': 'phone-c', 'uuid': phones['phone-c']['id'],
               'slot': holder['instances'][0]['slot']}],
             holder['instances'])
-        self.assertEqual(
-            holder['provider_name'], 'host1_render_%s' % holder['key'])
+        # The render node the claim chose, as the instance records it.
+        instance = objects.Instance.get_by_uuid(
+            self.ctxt, phones['phone-c']['id'], expected_attrs=['resources'])
+        (res,) = instance.resources
+        self.assertEqual(self.compute_rp_uuids['host1'], res.provider_uuid)
+        self.assertTrue(res.identifier.startswith(holder['key'] + '#slot'))
+        self.assertEqual(self.compute_rp_uuids['host1'],
+                         hosts['host1']['compute_node_uuid'])
+        # As nova-compute published it.
+        published = self.render_nodes('host1')[holder['key']]
+        self.assertEqual((published['cell'], published['devnode']),
+                         (holder['cell'], holder['devnode']))
 
-        # host2's only GPU is full: no free slot, so Placement leaves its
-        # tree out of the allocation candidates; usage is still exact.
+        # host2's only GPU is full; Placement's total agrees.
         (host2,) = hosts['host2']['render_nodes']
         self.assertEqual((2, 2, 0), (host2['slots_used'],
                                      host2['slots_total'], host2['cell']))
+        self.assertEqual((2, 0, 2), self.host_slots('host2'))
         self.assertEqual(['phone-a', 'phone-b'],
                          sorted(i['name'] for i in host2['instances']))
         self.assertEqual([0, 1], sorted(i['slot']
@@ -144,8 +166,10 @@ class StatusTest(CommandTestBase):
         total = samples[('nova_gpu_numa_slots_total', 'host2',
                          '0000:03:00.0')]
         self.assertEqual(2.0, total.value)
-        self.assertEqual({'host': 'host2', 'cell': '0', 'devnode': '',
+        self.assertEqual({'host': 'host2', 'cell': '0',
+                          'devnode': host2['devnode'],
                           'pci_address': '0000:03:00.0'}, total.labels)
+        self.assertTrue(host2['devnode'].startswith('/dev/dri/renderD'))
         self.assertEqual(2.0, samples[('nova_gpu_numa_slots_used', 'host2',
                                        '0000:03:00.0')].value)
         self.assertEqual(4, len([key for key in samples
@@ -160,22 +184,25 @@ class StatusTest(CommandTestBase):
         data = json.loads(out)
         self.assertEqual(['host2'], [h['host'] for h in data['hosts']])
         self.assertEqual(1, len(data['hosts'][0]['render_nodes']))
-        # Every query is narrowed to host2's tree.
-        self.assertTrue(all('in_tree=' in path
-                            for path in self.placement_gets[1:]
-                            if not path.startswith('/traits')),
-                        self.placement_gets)
+
+        code, out, err = self.nova_gpu_numa('status', '--host', 'host3',
+                                            '--format', 'json')
+        self.assertEqual((0, ''), (code, err))
+        self.assertEqual([{'host': 'host3', 'render_nodes': [],
+                           'compute_node_uuid':
+                               self.compute_rp_uuids['host3']}],
+                         json.loads(out)['hosts'])
 
         code, out, err = self.nova_gpu_numa('status', '--host', 'nohost')
         self.assertEqual((3, ''), (code, out))
         self.assertEqual(1, len(err.splitlines()), err)
-        self.assertIn("no compute node provider named 'nohost'", err)
+        self.assertIn("no compute node named 'nohost'", err)
 
-    def test_placement_calls_do_not_grow_with_the_fleet(self):
+    def test_queries_do_not_grow_with_the_fleet(self):
         self._fill()
         code, _, _ = self.nova_gpu_numa('status', '--format', 'json')
         self.assertEqual(0, code)
-        small = list(self.placement_gets)
+        small = list(self.cell_queries)
         # Three times the GPU hosts, GPUs on the same cells.
         for i in range(4, 10):
             self.start_gpu_compute('host%d' % i, cells=4,
@@ -183,16 +210,11 @@ class StatusTest(CommandTestBase):
         code, out, _ = self.nova_gpu_numa('status', '--format', 'json')
         self.assertEqual(0, code)
         self.assertEqual(8, len(json.loads(out)['hosts']))
-        self.assertEqual(len(small), len(self.placement_gets),
-                         (small, self.placement_gets))
-        # providers, cell traits + one per cell trait, load traits + one
-        # per load trait, candidates.
-        traits = self.placement.get('/traits', version='1.6').body['traits']
-        per_trait = len([t for t in traits if t.startswith(
-            (names.NUMA_TRAIT_PREFIX, names.LOAD_TRAIT_PREFIX))])
-        self.assertEqual(4 + per_trait, len(small), small)
-        self.assertEqual(3, len([t for t in traits if t.startswith(
-            names.NUMA_TRAIT_PREFIX)]))
+        # One query of each cell database for the compute nodes, one for
+        # the instances; Placement is not asked.
+        self.assertEqual(['_nodes_in_cell', '_holders_in_cell'], small)
+        self.assertEqual(small, self.cell_queries)
+        self.assertEqual([], self.placement_gets)
 
 
 class CheckTest(CommandTestBase):
@@ -218,8 +240,8 @@ class CheckTest(CommandTestBase):
         self.assertEqual({'Success'}, {r for r, _ in checks.values()})
         self.assertEqual(
             ['Nova version', 'Scheduler filter', 'Load weigher',
-             'Compute driver', 'Render flavors', 'Provider cell traits',
-             'CPU sockets'],
+             'Compute driver', 'Render flavors', 'Published render nodes',
+             'Render providers gone', 'CPU sockets'],
             list(checks))
         self.assertIn('GpuNumaAffinityFilter after NUMATopologyFilter',
                       checks['Scheduler filter'][1])
@@ -228,7 +250,7 @@ class CheckTest(CommandTestBase):
         code, table, err = self.nova_gpu_numa('check')
         self.assertEqual((0, ''), (code, err))
         self.assertEqual(['CHECK', 'RESULT'], table.splitlines()[0].split())
-        self.assertIn('Provider cell traits   Success', table)
+        self.assertIn('Published render nodes Success', table)
         self.assertTrue(all(len(line) <= 80 for line in table.splitlines()))
 
     def test_filter_order_and_mix(self):
@@ -280,7 +302,7 @@ class CheckTest(CommandTestBase):
         self.assertIn('weight_classes = nova_gpu_numa_sched.weights.'
                       'GpuLoadWeigher', checks['Load weigher'][1])
 
-    def test_bad_flavors_and_provider_without_cell_trait(self):
+    def test_bad_flavors_and_render_node_without_cell(self):
         # Flavors written before the plugin's validators were installed on
         # nova-api: stored as they are, without the API's validation.
         ctxt = nova_context.get_admin_context()
@@ -298,17 +320,15 @@ class CheckTest(CommandTestBase):
                 ctxt, name=name, memory_mb=512, vcpus=1, root_gb=1,
                 flavorid=name, extra_specs=specs)
             flavor.create()
-        rp = list(self.render_providers('host1').values())[0]
-        traits = [t for t in rp['traits']
-                  if not t.startswith(names.NUMA_TRAIT_PREFIX)]
-        generation = self.placement.get(
-            '/resource_providers/%s/traits' % rp['uuid'],
-            version='1.6').body['resource_provider_generation']
-        response = self.placement.put(
-            '/resource_providers/%s/traits' % rp['uuid'],
-            {'traits': traits, 'resource_provider_generation': generation},
-            version='1.6')
-        self.assertEqual(200, response.status)
+        # What a nova-compute that cannot tell a GPU's cell publishes.
+        node = objects.ComputeNode.get_by_uuid(
+            ctxt, self.compute_rp_uuids['host1'])
+        published = self.render_nodes('host1')
+        key = sorted(published)[0]
+        published[key]['cell'] = None
+        node.stats = dict(node.stats, **{
+            names.RENDER_NODES_STAT: json.dumps(published)})
+        node.save()
 
         code, checks = self.checks()
         self.assertEqual(2, code)
@@ -323,9 +343,31 @@ class CheckTest(CommandTestBase):
         # A render guest may span several cells.
         self.assertNotIn('two-nodes', details)
         self.assertNotIn('no-gpu', details)
-        result, details = checks['Provider cell traits']
+        result, details = checks['Published render nodes']
         self.assertEqual('Failure', result)
-        self.assertIn(rp['name'], details)
+        self.assertIn('host1 (no cell for %s)' % key, details)
+
+        # A compute node that publishes nothing.
+        node.stats = {}
+        node.save()
+        code, checks = self.checks()
+        self.assertIn('host1 (none published)',
+                      checks['Published render nodes'][1])
+
+    def test_render_provider_of_an_earlier_release(self):
+        # What an earlier release's nova-compute left in Placement.
+        response = self.placement.post('/resource_providers', {
+            'name': 'host1_render_0000:09:00.0',
+            'parent_provider_uuid': self.compute_rp_uuids['host1']},
+            version='1.20')
+        self.assertEqual(200, response.status)
+        code, checks = self.checks()
+        self.assertEqual(1, code, checks)
+        result, details = checks['Render providers gone']
+        self.assertEqual('Warning', result)
+        self.assertIn('1 render node provider(s) of an earlier release',
+                      details)
+        self.assertIn('nova-compute of this release on host1', details)
 
     def test_compute_driver(self):
         self.flags(compute_driver='libvirt.LibvirtDriver')
@@ -348,7 +390,8 @@ class CheckTest(CommandTestBase):
         for name in ('Nova version', 'Scheduler filter', 'Load weigher',
                      'Render flavors'):
             self.assertEqual(before[name], checks[name])
-        for name in ('Compute driver', 'Provider cell traits'):
+        for name in ('Compute driver', 'Published render nodes',
+                     'Render providers gone'):
             result, details = checks[name]
             self.assertEqual('Failure', result)
             self.assertIn('cannot reach Placement (GET /resource_providers) '
@@ -365,7 +408,7 @@ class CheckTest(CommandTestBase):
         code, table, err = self.nova_gpu_numa('check')
         self.assertEqual((2, ''), (code, err))
         self.assertEqual(['CHECK', 'RESULT'], table.splitlines()[0].split())
-        self.assertIn('Provider cell traits   Failure', table)
+        self.assertIn('Published render nodes Failure', table)
         self.assertIn('Load weigher           Success', table)
         self.assertNotIn('Traceback', table)
 
@@ -389,16 +432,16 @@ class ErrorPathsTest(CommandTestBase):
     def test_bad_credentials(self):
         # Placement answers 401 to a request without a valid token.
         self.placement.fixture.token = None
-        self.assertOneLineError(
-            self.nova_gpu_numa('status'),
-            'nova-gpu-numa status: Placement rejected the credentials of '
-            '[placement]', 'HTTP 401')
+        # status reads Nova's databases only.
+        code, out, err = self.nova_gpu_numa('status')
+        self.assertEqual((0, ''), (code, err))
+        self.assertIn('host1', out)
         # check reports it as the Failure of the checks that need it.
         code, out, err = self.nova_gpu_numa('check', '--format', 'json')
         self.assertEqual((2, ''), (code, err))
         checks = {c['check']: c for c in json.loads(out)['checks']}
         self.assertEqual('Success', checks['Scheduler filter']['result'])
-        for name in ('Compute driver', 'Provider cell traits'):
+        for name in ('Compute driver', 'Published render nodes'):
             self.assertEqual('Failure', checks[name]['result'])
             self.assertIn('Placement rejected the credentials of '
                           '[placement] in nova.conf (HTTP 401',

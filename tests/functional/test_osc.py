@@ -125,56 +125,57 @@ class RenderTest(OscTestBase):
                 name=name, flavor_id=self.flavor, networks='none',
                 az='nova:%s' % host)
 
-    def test_list_has_the_data_of_status(self):
+    def test_list_has_the_slots_of_status(self):
         rows = self.openstack_json('gpu', 'render', 'list')
+        self.assertEqual(['Host', 'Slots Used', 'Slots Total'],
+                         list(rows[0]))
         code, out, _ = self.nova_gpu_numa('status', '--format', 'json')
         self.assertEqual(0, code)
-        status = [(host['host'], node['cell'], node['provider_name'],
-                   node['slots_used'], node['slots_total'],
-                   node['load_percent'])
-                  for host in json.loads(out)['hosts']
-                  for node in host['render_nodes']]
+        # Placement's per-host count is the sum of what nova-compute
+        # published per render node.
+        status = [(host['host'],
+                   sum(n['slots_used'] for n in host['render_nodes']),
+                   sum(n['slots_total'] for n in host['render_nodes']))
+                  for host in json.loads(out)['hosts']]
         self.assertEqual(status, [
-            (row['Host'], row['Cell'], row['Provider'], row['Slots Used'],
-             row['Slots Total'], row['Load']) for row in rows])
-        # host2's only GPU is full: Placement leaves its tree out of the
-        # slot candidates, and the command still shows its slots.
-        self.assertIn(('host2', 0, 'host2_render_0000:03:00.0', 2, 2, 40),
-                      status)
-        self.assertEqual([40, None, 40], [row['Load'] for row in rows])
-        self.assertEqual(['host1', 'host1', 'host2'],
-                         [row['Host'] for row in rows])
+            (row['Host'], row['Slots Used'], row['Slots Total'])
+            for row in rows])
+        # host2's only GPU is full: Placement leaves it out of the slot
+        # candidates, and the command still shows its slots.
+        self.assertEqual([('host1', 1, 4), ('host2', 2, 2)], status)
 
     def test_long_host_and_formats(self):
         rows = self.openstack_json('gpu', 'render', 'list', '--long',
                                    '--host', 'host1')
+        (row,) = rows
+        traits = self.placement.get(
+            '/resource_providers/%s/traits' % row['UUID'],
+            version='1.6').body['traits']
+        self.assertEqual(self.compute_rp_uuids['host1'], row['UUID'])
         self.assertEqual(
-            [(1, '0000:03:00.0'), (3, '0000:04:00.0')],
-            [(row['Cell'], row['PCI Address']) for row in rows])
-        for row, load in zip(rows, ([names.load_trait(40)], [])):
-            vendor = names.VENDOR_TRAIT_PREFIX + row['Vendor']
-            product = names.PRODUCT_TRAIT_PREFIX + row['Product']
-            self.assertEqual(
-                sorted([names.numa_trait(row['Cell']), vendor, product] +
-                       load), row['Traits'])
+            sorted(t for t in traits if t.startswith(
+                (names.VENDOR_TRAIT_PREFIX, names.PRODUCT_TRAIT_PREFIX))),
+            sorted([names.VENDOR_TRAIT_PREFIX + v
+                    for v in row['GPU Vendors']] +
+                   [names.PRODUCT_TRAIT_PREFIX + p
+                    for p in row['GPU Products']]))
+        self.assertTrue(row['GPU Vendors'])
         # Every request is narrowed to host1's tree.
-        self.assertTrue(all('in_tree=' in path for path in self.osc_gets[1:]
-                            if not path.startswith('/traits')),
-                        self.osc_gets)
+        self.assertTrue(all('in_tree=' in path
+                            for path in self.osc_gets[1:]), self.osc_gets)
 
         table = self.openstack('gpu', 'render', 'list')
         header = table.splitlines()[1]
-        self.assertEqual(['Host', 'Cell', 'Provider', 'Slots Used',
-                          'Slots Total', 'Load'],
+        self.assertEqual(['Host', 'Slots Used', 'Slots Total'],
                          [cell.strip() for cell in header.split('|')[1:-1]])
         self.openstack('gpu', 'render', 'list', '--long')
         csv = self.openstack('gpu', 'render', 'list', '-f', 'csv',
-                             '--column', 'Provider', '--column',
+                             '--column', 'Host', '--column',
                              'Slots Used', '--sort-column', 'Slots Used',
                              '--sort-ascending')
         lines = csv.splitlines()
-        self.assertEqual('"Provider","Slots Used"', lines[0])
-        self.assertEqual('"host2_render_0000:03:00.0",2', lines[-1])
+        self.assertEqual('"Host","Slots Used"', lines[0])
+        self.assertEqual('"host2",2', lines[-1])
         value = self.openstack('gpu', 'render', 'list', '--host', 'host2',
                                '-f', 'value', '-c', 'Slots Total')
         self.assertEqual('2\n', value)
@@ -185,49 +186,49 @@ class RenderTest(OscTestBase):
         err = self.openstack('gpu', 'render', 'list', '--host', 'nohost',
                              expect=1)
         self.assertIn("no compute node provider named 'nohost'", err)
+        # The help says where the render nodes are.
+        help_text = self.openstack('help', 'gpu', 'render', 'list')
+        self.assertIn('nova-gpu-numa status', help_text)
 
     def test_placement_calls_do_not_grow_with_the_fleet(self):
         self.openstack('gpu', 'render', 'list', '--long')
         small = list(self.osc_gets)
-        self.nova_gpu_numa('status')
-        status_calls = len(self.placement_gets)
         # Three times the GPU hosts, GPUs on the same cells.
         for i in range(4, 10):
             self.start_gpu_compute('host%d' % i, cells=4,
                                    gpus=fake_drm.gpus_on_cells([1, 3]))
         rows = self.openstack_json('gpu', 'render', 'list', '--long')
-        self.assertEqual(15, len(rows))
-        self.assertEqual(len(small), len(self.osc_gets),
-                         (small, self.osc_gets))
-        # status's requests, the full render node's one more, and the
-        # vendor and product traits: one to list each, one per trait.
-        traits = self.placement.get('/traits', version='1.6').body['traits']
-        models = len([t for t in traits if t.startswith(
-            (names.VENDOR_TRAIT_PREFIX, names.PRODUCT_TRAIT_PREFIX))])
-        self.assertEqual(status_calls + 1 + 2 + models, len(small), small)
-
-        self.openstack('gpu', 'render', 'list')
-        self.assertEqual(status_calls + 1, len(self.osc_gets),
-                         self.osc_gets)
+        self.assertEqual(8, len(rows))
+        self.assertEqual(small, self.osc_gets)
+        # The providers, the compute nodes with a free slot, then (host2
+        # is full, host3 has no GPU) those with a free MB of RAM.
+        self.assertEqual(
+            ['/resource_providers',
+             '/allocation_candidates?resources=%s%%3A1' %
+             names.RESOURCE_CLASS,
+             '/allocation_candidates?resources=MEMORY_MB%3A1'], small)
 
     def test_show_by_name_and_uuid(self):
-        rp = self.openstack_json('gpu', 'render', 'show',
-                                 'host2_render_0000:03:00.0')
-        self.assertEqual(('host2', 0, '0000:03:00.0', 2, 2),
-                         (rp['Host'], rp['Cell'], rp['PCI Address'],
-                          rp['Slots Used'], rp['Slots Total']))
+        shown = self.openstack_json('gpu', 'render', 'show', 'host2')
+        self.assertEqual(
+            ('host2', self.compute_rp_uuids['host2'], 2, 2, 0),
+            (shown['Host'], shown['UUID'], shown['Slots Used'],
+             shown['Slots Total'], shown['Slots Reserved']))
         self.assertEqual(
             [{'name': name, 'uuid': self.phones[name]['id'], 'slots': 1}
-             for name in ('phone-a', 'phone-b')], rp['Instances'])
-        again = self.openstack_json('gpu', 'render', 'show', rp['UUID'])
-        self.assertEqual(rp, again)
+             for name in ('phone-a', 'phone-b')], shown['Instances'])
+        again = self.openstack_json('gpu', 'render', 'show', shown['UUID'])
+        self.assertEqual(shown, again)
 
-        table = self.openstack('gpu', 'render', 'show',
-                               'host2_render_0000:03:00.0')
+        table = self.openstack('gpu', 'render', 'show', 'host2')
         self.assertIn('phone-a (%s)' % self.phones['phone-a']['id'], table)
 
-        err = self.openstack('gpu', 'render', 'show', 'host1', expect=1)
-        self.assertIn('is not a render node', err)
+        err = self.openstack('gpu', 'render', 'show', 'host3', expect=1)
+        self.assertIn('is not a compute node with render slots', err)
+        err = self.openstack('gpu', 'render', 'show',
+                             'host2_render_0000:03:00.0', expect=1)
+        self.assertIn('render nodes are no longer resource providers: give '
+                      'the compute node (host2)', err)
         err = self.openstack('gpu', 'render', 'show', 'nothing', expect=1)
         self.assertIn("Placement has no resource provider 'nothing'", err)
 
@@ -248,26 +249,21 @@ class ServerGpuTest(OscTestBase):
         self.start_gpu_compute('host1', cells=4,
                                gpus=fake_drm.gpus_on_cells([1, 3]))
 
-    def test_required_phone_is_co_located(self):
+    def test_required_phone(self):
         flavor = self.phone_flavor(vcpu=2)
         server = self._create_server(name='phone-1', flavor_id=flavor,
                                      networks='none')
         shown = self.openstack_json('server', 'gpu', 'show', server['id'])
-        (rp_uuid,) = [
-            uuid for uuid, held in self.placement.get(
-                '/allocations/%s' % server['id']).body['allocations'].items()
-            if names.RESOURCE_CLASS in held['resources']]
-        rp = self.openstack_json('gpu', 'render', 'show', rp_uuid)
+        placed = self.placed(server)
         self.assertEqual(
             {'ID': server['id'], 'Name': 'phone-1', 'Host': 'host1',
-             'Render Node': rp['PCI Address'], 'Provider': rp['Provider'],
-             'Render Node Cell': rp['Cell'], 'Host Cells': [rp['Cell']],
-             'Affinity Policy': 'required', 'Co-located': True},
+             'Render Slots': 1, 'Host Cells': [placed.gpu_cell],
+             'Affinity Policy': 'required'},
             shown)
         # The guest's host cell as the driver wrote it into the domain.
-        self.assertEqual(rp['Cell'], self.placed(server).vcpu_cell)
+        self.assertEqual(placed.gpu_cell, placed.vcpu_cell)
         table = self.openstack('server', 'gpu', 'show', 'phone-1')
-        self.assertIn('| Co-located       | True ', table)
+        self.assertIn('| Render Slots    | 1 ', table)
 
     def test_preferred_policy_and_stock_guest(self):
         flavor = self.phone_flavor(extra_spec={
@@ -275,8 +271,8 @@ class ServerGpuTest(OscTestBase):
         self._create_server(name='phone-p', flavor_id=flavor,
                             networks='none')
         shown = self.openstack_json('server', 'gpu', 'show', 'phone-p')
-        self.assertEqual(('preferred', True),
-                         (shown['Affinity Policy'], shown['Co-located']))
+        self.assertEqual(('preferred', 1),
+                         (shown['Affinity Policy'], shown['Render Slots']))
 
         stock = self._create_flavor(vcpu=1, memory_mb=512, disk=1)
         server = self._create_server(name='plain', flavor_id=stock,
@@ -284,9 +280,8 @@ class ServerGpuTest(OscTestBase):
         shown = self.openstack_json('server', 'gpu', 'show', server['id'])
         self.assertEqual(
             {'ID': server['id'], 'Name': 'plain', 'Host': 'host1',
-             'Render Node': None, 'Provider': None,
-             'Render Node Cell': None, 'Host Cells': [],
-             'Affinity Policy': None, 'Co-located': None}, shown)
+             'Render Slots': None, 'Host Cells': [],
+             'Affinity Policy': None}, shown)
 
         err = self.openstack('server', 'gpu', 'show', 'no-such-server',
                              expect=1)

@@ -1,6 +1,7 @@
 """Rendering of the nova-gpu-numa formats and check's pure decisions."""
 
 import json
+import types
 
 from oslo_config import cfg
 from prometheus_client import parser as prom_parser
@@ -9,8 +10,8 @@ import testtools
 from nova_gpu_numa_sched.cmd import check
 from nova_gpu_numa_sched.cmd import instances
 from nova_gpu_numa_sched.cmd import output
-from nova_gpu_numa_sched.cmd import placement
 from nova_gpu_numa_sched.cmd import status
+from nova_gpu_numa_sched import names
 
 
 class TableTest(testtools.TestCase):
@@ -74,32 +75,61 @@ class PrometheusTest(testtools.TestCase):
 
 class StatusRenderTest(testtools.TestCase):
 
-    DATA = {'hosts': [{'host': 'compute-1', 'render_nodes': [{
-        'provider_name': 'compute-1_render_0000:03:00.0',
-        'provider_uuid': 'u', 'key': '0000:03:00.0',
-        'pci_address': '0000:03:00.0', 'devnode': None, 'cell': 1,
-        'load_percent': 30, 'slots_used': 1, 'slots_total': 8,
-        'instances': [{'uuid': 'i', 'name': 'phone-1', 'slot': 0}]}]}],
-        'hosts_without_render_nodes': []}
+    DATA = {'hosts': [{'host': 'compute-1', 'compute_node_uuid': 'u',
+                       'render_nodes': [{
+                           'key': '0000:03:00.0',
+                           'pci_address': '0000:03:00.0',
+                           'devnode': '/dev/dri/renderD128', 'cell': 1,
+                           'load_percent': 30, 'slots_used': 1,
+                           'slots_total': 8,
+                           'instances': [{'uuid': 'i', 'name': 'phone-1',
+                                          'slot': 0}]}, {
+                           'key': '0000:05:00.0',
+                           'pci_address': '0000:05:00.0', 'devnode': None,
+                           'cell': None, 'load_percent': None,
+                           'slots_used': 1, 'slots_total': 0,
+                           'instances': [{'uuid': 'j', 'name': 'phone-2',
+                                          'slot': 3}]}]}],
+            'hosts_without_render_nodes': ['compute-2'],
+            'hosts_with_unreadable_render_nodes': ['compute-3']}
 
     def test_table(self):
         self.assertEqual(
             'HOST       CELL  RENDER NODE   SLOTS  LOAD  INSTANCES\n'
-            'compute-1  1     0000:03:00.0  1/8    30%   phone-1\n',
+            'compute-1  1     0000:03:00.0  1/8    30%   phone-1\n'
+            'compute-1  -     0000:05:00.0  1/0    -     phone-2\n'
+            '\n'
+            '1 compute node(s) report no render node: compute-2\n'
+            '\n'
+            '1 compute node(s) published unreadable gpu_numa_render_nodes '
+            '(see "nova-gpu-numa check"): compute-3\n',
             status.render_table(self.DATA))
 
     def test_json_roundtrip(self):
         self.assertEqual(self.DATA, json.loads(output.to_json(self.DATA)))
 
-    def test_provider_key_forms(self):
-        pci = placement.RenderProvider('u', 'h_render_0000:03:00.0', 'h',
-                                       '0000:03:00.0')
-        drm = placement.RenderProvider('u', 'h_render_drm_renderD131', 'h',
-                                       'drm_renderD131')
-        self.assertEqual(('0000:03:00.0', None), (pci.pci_address,
-                                                  pci.devnode))
-        self.assertEqual((None, '/dev/dri/renderD131'),
-                         (drm.pci_address, drm.devnode))
+
+class PublishProblemTest(testtools.TestCase):
+
+    def _node(self, value):
+        stats = {} if value is None else {
+            names.RENDER_NODES_STAT: json.dumps(value)}
+        return types.SimpleNamespace(hypervisor_hostname='c1', stats=stats)
+
+    def test_problems(self):
+        good = {'0000:03:00.0': {'cell': 0, 'slots': 4, 'used': 0}}
+        # A vanished GPU still holding slots has no cell: not a problem.
+        gone = {'0000:05:00.0': {'cell': None, 'slots': 0, 'used': 1}}
+        self.assertIsNone(check._publish_problem(self._node(good)))
+        self.assertIsNone(check._publish_problem(self._node(
+            dict(good, **gone))))
+        self.assertEqual('none published',
+                         check._publish_problem(self._node(None)))
+        self.assertEqual('no cell for 0000:03:00.0', check._publish_problem(
+            self._node({'0000:03:00.0': {'cell': None, 'slots': 4}})))
+        bad = types.SimpleNamespace(hypervisor_hostname='c1',
+                                    stats={names.RENDER_NODES_STAT: '{'})
+        self.assertEqual('unreadable', check._publish_problem(bad))
 
 
 def _conf(enabled, available=(), weighers=()):

@@ -1,6 +1,8 @@
-"""How the ``openstack gpu`` commands turn Placement and Nova data to rows."""
+"""How the ``openstack gpu`` commands turn Placement and Nova data to rows,
+and how the published render nodes are read."""
 
 import io
+import json
 
 from cliff.formatters import json_format
 from cliff.formatters import table
@@ -13,12 +15,11 @@ from nova_gpu_numa_sched.osc import render
 from nova_gpu_numa_sched.osc import server
 
 
-def _rp(**kwargs):
-    values = dict(uuid='u-1', name='c1_render_0000:03:00.0', host='c1',
-                  key='0000:03:00.0', cell=1, load_percent=30, capacity=8,
-                  used=2, summarised=True)
+def _slots(**kwargs):
+    values = dict(uuid='u-1', host='c1', capacity=8, used=2,
+                  traits=['CUSTOM_GPU_PRODUCT_73BF', 'CUSTOM_GPU_VENDOR_1002'])
     values.update(kwargs)
-    return fleet_view.RenderProvider(**values)
+    return fleet_view.HostSlots(**values)
 
 
 class ColumnsTest(testtools.TestCase):
@@ -50,28 +51,23 @@ class ColumnsTest(testtools.TestCase):
 class RenderRowsTest(testtools.TestCase):
 
     def test_list_row(self):
-        row = render.list_row(_rp())
-        self.assertEqual(len(render.LIST_COLUMNS), len(row))
-        self.assertEqual(('c1', 1, 'c1_render_0000:03:00.0', 2, 8),
-                         row[:5])
-        self.assertEqual('30%', row[5].human_readable())
+        row = render.list_row(_slots())
+        self.assertEqual(('c1', 2, 8), row)
 
     def test_long_row(self):
-        rp = _rp(vendor_id='1002', product_id='73BF',
-                 traits=['CUSTOM_GPU_VENDOR_1002', 'CUSTOM_NUMA_NODE_1'])
         row = dict(zip(render.list_columns(True),
-                       render.list_row(rp, long=True)))
-        self.assertEqual(('0000:03:00.0', '1002', '73BF'),
-                         (row['PCI Address'], row['Vendor'],
-                          row['Product']))
-        self.assertEqual(['CUSTOM_GPU_VENDOR_1002', 'CUSTOM_NUMA_NODE_1'],
-                         row['Traits'].machine_readable())
+                       render.list_row(_slots(), long=True)))
+        self.assertEqual(('u-1', ['1002'], ['73BF']),
+                         (row['UUID'],
+                          row['GPU Vendors'].machine_readable(),
+                          row['GPU Products'].machine_readable()))
 
-    def test_drm_keyed_render_node(self):
-        rp = _rp(key='drm_renderD129', name='c1_render_drm_renderD129')
-        row = dict(zip(render.SHOW_COLUMNS, render.show_row(rp, [])))
-        self.assertEqual((None, '/dev/dri/renderD129'),
-                         (row['PCI Address'], row['Devnode']))
+    def test_show_row(self):
+        holders = [{'uuid': 'a', 'name': 'phone-1', 'slots': 1}]
+        row = dict(zip(render.SHOW_COLUMNS, render.show_row(
+            _slots(reserved=1), holders)))
+        self.assertEqual((1, holders), (row['Slots Reserved'],
+                                        row['Instances'].machine_readable()))
 
     def test_holders_sorted_by_name_unknown_last(self):
         self.assertEqual(
@@ -88,14 +84,38 @@ class RenderRowsTest(testtools.TestCase):
                                    'print_empty': False, 'noindent': False,
                                    'formatter': 'table'})()
         table.TableFormatter().emit_list(
-            render.LIST_COLUMNS, [render.list_row(_rp())], out, parsed)
-        self.assertIn('| c1   |    1 | c1_render_0000:03:00.0 |',
-                      out.getvalue())
-        self.assertIn('| 30%  |', out.getvalue())
+            render.LIST_COLUMNS, [render.list_row(_slots())], out, parsed)
+        self.assertIn('| c1   |          2 |           8 |', out.getvalue())
         out = io.StringIO()
         json_format.JSONFormatter().emit_list(
-            render.LIST_COLUMNS, [render.list_row(_rp())], out, parsed)
-        self.assertIn('"Load": 30', out.getvalue())
+            render.LIST_COLUMNS, [render.list_row(_slots())], out, parsed)
+        self.assertIn('"Slots Total": 8', out.getvalue())
+
+
+class RenderNodesTest(testtools.TestCase):
+    """The render nodes nova-compute publishes in its stats."""
+
+    def test_parse_sorted_by_cell(self):
+        value = json.dumps({
+            '0000:04:00.0': {'cell': 3, 'slots': 4, 'used': 1, 'load': 40,
+                             'devnode': '/dev/dri/renderD129'},
+            'drm_renderD130': {'cell': 1, 'slots': 4, 'used': 0,
+                               'load': None,
+                               'devnode': '/dev/dri/renderD130'},
+            '0000:05:00.0': {'cell': None, 'slots': 0, 'used': 2,
+                             'load': None, 'devnode': None}})
+        nodes = fleet_view.render_nodes('c1', value)
+        self.assertEqual(
+            [(1, None, '/dev/dri/renderD130', 0, 4, None),
+             (3, '0000:04:00.0', '0000:04:00.0', 1, 4, 40),
+             (None, '0000:05:00.0', '0000:05:00.0', 2, 0, None)],
+            [(n.cell, n.pci_address, n.label, n.used, n.slots,
+              n.load_percent) for n in nodes])
+
+    def test_none_and_unreadable(self):
+        self.assertIsNone(fleet_view.render_nodes('c1', None))
+        self.assertRaises(ValueError, fleet_view.render_nodes, 'c1', '{x')
+        self.assertRaises(ValueError, fleet_view.render_nodes, 'c1', '[1]')
 
 
 class ServerRowTest(testtools.TestCase):
@@ -105,52 +125,37 @@ class ServerRowTest(testtools.TestCase):
               'flavor': {'extra_specs': {
                   'resources:%s' % names.RESOURCE_CLASS: '1'}}}
 
-    def _row(self, server_dict, topology, renders):
+    def _row(self, server_dict, topology, allocation):
         return dict(zip(server.COLUMNS,
-                        server.show_row(server_dict, topology, renders)))
+                        server.show_row(server_dict, topology, allocation)))
 
-    def test_co_located(self):
-        row = self._row(self.SERVER, {'nodes': [{'host_node': 1}]}, [_rp()])
+    def test_render_guest(self):
+        row = self._row(self.SERVER, {'nodes': [{'host_node': 1}]},
+                        {'u-1': 1})
         self.assertEqual(
-            ('0000:03:00.0', 1, [1], 'required', True),
-            (row['Render Node'], row['Render Node Cell'],
-             row['Host Cells'].machine_readable(), row['Affinity Policy'],
-             row['Co-located']))
+            ('c1', 1, [1], 'required'),
+            (row['Host'], row['Render Slots'],
+             row['Host Cells'].machine_readable(), row['Affinity Policy']))
 
-    def test_split_with_preferred_policy(self):
+    def test_preferred_policy(self):
         preferred = dict(self.SERVER, flavor={'extra_specs': {
             names.AFFINITY_POLICY_KEY: names.POLICY_PREFERRED}})
-        row = self._row(preferred, {'nodes': [{'host_node': 0}]}, [_rp()])
-        self.assertEqual(('preferred', False),
-                         (row['Affinity Policy'], row['Co-located']))
+        row = self._row(preferred, {'nodes': [{'host_node': 0}]},
+                        {'u-1': 1})
+        self.assertEqual('preferred', row['Affinity Policy'])
 
     def test_multi_cell_guest(self):
         topology = {'nodes': [{'host_node': 0}, {'host_node': 1}]}
-        row = self._row(self.SERVER, topology, [_rp()])
+        row = self._row(self.SERVER, topology, {'u-1': 1})
         self.assertEqual('0, 1', row['Host Cells'].human_readable())
-        self.assertTrue(row['Co-located'])
 
     def test_unknown_when_not_shown(self):
         # host_node is for admins only.
         row = self._row(self.SERVER, {'nodes': [{'vcpu_set': [0]}]},
-                        [_rp()])
-        self.assertEqual(([], None), (row['Host Cells'].machine_readable(),
-                                      row['Co-located']))
-        row = self._row(self.SERVER, {'nodes': [{'host_node': 1}]},
-                        [_rp(cell=None)])
-        self.assertIsNone(row['Co-located'])
-
-    def test_two_render_nodes(self):
-        other = _rp(uuid='u-2', name='c1_render_0000:04:00.0',
-                    key='0000:04:00.0', cell=3)
-        row = self._row(self.SERVER, {'nodes': [{'host_node': 1}]},
-                        [_rp(), other])
-        self.assertEqual(('0000:03:00.0, 0000:04:00.0', '1, 3', False),
-                         (row['Render Node'], row['Render Node Cell'],
-                          row['Co-located']))
+                        {'u-1': 1})
+        self.assertEqual([], row['Host Cells'].machine_readable())
 
     def test_stock_guest(self):
-        row = self._row({'id': 's-2', 'flavor': {}}, {'nodes': []}, [])
-        self.assertEqual((None, None, None, None),
-                         (row['Render Node'], row['Render Node Cell'],
-                          row['Affinity Policy'], row['Co-located']))
+        row = self._row({'id': 's-2', 'flavor': {}}, {'nodes': []}, {})
+        self.assertEqual((None, None), (row['Render Slots'],
+                                        row['Affinity Policy']))
