@@ -3,7 +3,9 @@
 * ``placed``: where a phone's render node, vCPUs, emulator and RAM are,
   from the domain XML the fake hypervisor kept (``demo.guest_xml``), the
   host's cells as its nova-compute reported them and the instance's claimed
-  cells (MariaDB), its render allocation (Placement).
+  cells and the render node whose slot it holds, as its nova-compute
+  recorded and published them (MariaDB), its render allocation
+  (Placement).
 * ``colocation_problems``, ``capacity_problems``, ``orphan_problems``:
   lists of what is wrong (empty when all is well), so a test asserts
   ``assertEqual([], ...)`` and a failure says what and where.
@@ -16,6 +18,7 @@ import os
 import yaml
 
 from demo import guest_xml
+from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched import names
 from tests.cloud import cloud as cloud_client
 
@@ -47,7 +50,6 @@ class Reader:
         self.cloud = cloud
         self.db = databases
         self._host_cells = {}
-        self._traits = {}
         self._nodes = {}
         self._rendernode_cells = rendernode_cells()
 
@@ -56,10 +58,17 @@ class Reader:
             self._host_cells[host] = self.db.host_cell_cpus(host)
         return self._host_cells[host]
 
-    def cell_of_provider(self, rp_uuid):
-        if rp_uuid not in self._traits:
-            self._traits[rp_uuid] = self.cloud.traits(rp_uuid)
-        return names.cell_from_traits(self._traits[rp_uuid])
+    def gpu_cell(self, server_id, node):
+        """The cell of the render node whose slot the instance holds.
+
+        As the compute node ``node`` published it; None unless exactly one.
+        """
+        keys = {placement_report.node_key_of_slot(identifier)
+                for identifier in self.db.render_slots(server_id)}
+        if len(keys) != 1:
+            return None
+        published = self.db.render_nodes(node).get(keys.pop())
+        return published.get('cell') if published else None
 
     def node_of_provider(self, rp_uuid):
         """The name of a provider's root: its compute node."""
@@ -73,9 +82,10 @@ class Reader:
     def placed(self, server):
         """Where an ACTIVE server's GPU, vCPUs, emulator and RAM are.
 
-        ``gpu_cell``: the cell of its render allocation on the node it
-        runs on; ``render_allocations`` counts them on every node (an
-        evacuated server keeps its source's until that compute restarts).
+        ``gpu_cell``: the cell of the render node its claim chose on the
+        node it runs on, with one render allocation there;
+        ``render_allocations`` counts them on every node (an evacuated
+        server keeps its source's until that compute restarts).
         """
         host = server['OS-EXT-SRV-ATTR:host']
         node = server['OS-EXT-SRV-ATTR:hypervisor_hostname']
@@ -93,7 +103,7 @@ class Reader:
             rendernode_cell=self._rendernode_cells.get(
                 (server['OS-EXT-SRV-ATTR:hypervisor_hostname'],
                  pins.rendernode)),
-            gpu_cell=(self.cell_of_provider(here[0])
+            gpu_cell=(self.gpu_cell(server['id'], node)
                       if len(here) == 1 else None),
             vcpu_cell=guest_xml.cells_of(pins.vcpu_cpus, cells),
             memory_cell=guest_xml.one_or_all(pins.memnodes),
@@ -135,9 +145,10 @@ RenderProvider = collections.namedtuple(
 
 
 def render_providers(cloud):
-    """RenderProvider of every render node provider.
+    """RenderProvider of every provider with render slots.
 
-    ``node``: the name of its root, the compute node (hypervisor hostname).
+    The compute node providers, with host-level slots. ``node``: the name
+    of its root, the compute node (hypervisor hostname).
     """
     providers = cloud.providers()
     roots = {rp['uuid']: rp['name'] for rp in providers}

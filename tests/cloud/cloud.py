@@ -23,6 +23,8 @@ from keystoneauth1 import adapter
 from keystoneauth1.identity import v3
 from keystoneauth1 import session as ks_session
 
+from nova_gpu_numa_sched import names
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CLOUD_DIR = os.environ.get('GPU_NUMA_CLOUD_DIR',
@@ -362,6 +364,28 @@ class Databases:
         topology = json.loads(rows[0][0])['nova_object.data']
         return [cell['nova_object.data']['id']
                 for cell in topology['cells']]
+
+    def render_slots(self, server_id):
+        """Identifiers of the render slots the instance holds (cell1)."""
+        rows = self.cell1('SELECT resources FROM instance_extra '
+                          'WHERE instance_uuid = %s', (server_id,))
+        if not rows or not rows[0][0]:
+            return []
+        resources = json.loads(rows[0][0])['nova_object.data']['objects']
+        return [res['nova_object.data']['identifier']
+                for res in resources
+                if res['nova_object.data']['resource_class'] ==
+                names.RESOURCE_CLASS]
+
+    def render_nodes(self, hypervisor_hostname):
+        """{render node key: published facts} of a compute node (cell1)."""
+        rows = self.cell1('SELECT stats FROM compute_nodes WHERE '
+                          'hypervisor_hostname = %s AND deleted = 0',
+                          (hypervisor_hostname,))
+        if not rows or not rows[0][0]:
+            return {}
+        value = json.loads(rows[0][0]).get(names.RENDER_NODES_STAT)
+        return json.loads(value) if value else {}
 
     def host_cell_cpus(self, host):
         """{cell id: host CPUs} of a compute node, as it reported them."""
