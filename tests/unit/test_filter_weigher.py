@@ -11,6 +11,7 @@ from nova.scheduler import host_manager
 from nova.scheduler import weights
 from nova.virt import hardware
 from oslo_config import fixture as config_fixture
+from oslo_serialization import jsonutils
 from oslo_utils.fixture import uuidsentinel as uuids
 import testtools
 
@@ -39,11 +40,15 @@ def host_cell(cell_id, cpu_usage=0, memory_usage=0):
             size_kb=4, total=CELL_MEMORY_MB * 256, used=0)])
 
 
-def host_state(name='host1', cells=4, usage=None, gpus=None):
-    """A host whose cells carry their tokens, with one candidate per GPU.
+def host_state(name='host1', cells=4, usage=None, gpus=None,
+               candidates=True):
+    """A host whose cells carry their tokens, as the scheduler sees it.
 
     :param usage: {cell: (cpu_usage, memory_usage)}
-    :param gpus: provider names of the candidates, in Placement's order
+    :param gpus: the render nodes nova-compute published in the compute
+        node's stats: (key, cell[, used[, slots[, load]]])
+    :param candidates: whether Placement gave the host a candidate (its
+        render slots are on the compute node provider itself)
     """
     usage = usage or {}
     state = host_manager.HostState(name, name, uuids.cell)
@@ -52,30 +57,29 @@ def host_state(name='host1', cells=4, usage=None, gpus=None):
     state.ram_allocation_ratio = 1.0
     state.numa_topology = cell_limits.add_cell_tokens(objects.NUMATopology(
         cells=[host_cell(i, *usage.get(i, (0, 0))) for i in range(cells)]))
-    state.allocation_candidates = [
-        candidate(state.uuid, *gpu) if isinstance(gpu, tuple) else
-        candidate(state.uuid, gpu) for gpu in (gpus or ())]
+    state.stats = {'num_instances': '0'}
+    if gpus is not None:
+        state.stats[names.RENDER_NODES_STAT] = published(gpus)
+    state.allocation_candidates = [candidate(state.uuid)] if candidates \
+        else []
     return state
 
 
-def candidate(root, *gpus):
-    allocations = {root: {'resources': {'VCPU': 1, 'MEMORY_MB': 512}}}
+def published(gpus):
+    """The JSON nova-compute publishes (slot_choice.stats_value)."""
+    nodes = {}
     for gpu in gpus:
-        allocations[getattr(uuids, gpu)] = {'resources': {RC: 1}}
-    return {'allocations': allocations,
-            'mappings': {'': [root] + [getattr(uuids, g) for g in gpus]}}
+        key, cell, used, slots, load = (
+            tuple(gpu) + (None, None, 0, 10, None)[len(gpu):])
+        nodes[key] = {'cell': cell, 'slots': slots, 'used': used,
+                      'load': load, 'devnode': '/dev/dri/%s' % key}
+    return jsonutils.dumps(nodes)
 
 
-def gpus_of(state):
-    """Render provider names of a host's candidates, in their order."""
-    names_by_uuid = {getattr(uuids, n): n for n in GPU_NAMES}
-    return [names_by_uuid[rp] for c in state.allocation_candidates
-            for rp, alloc in c['allocations'].items()
-            if RC in alloc['resources']]
-
-
-GPU_NAMES = ['gpu%d' % i for i in range(12)] + [
-    'full', 'nocell', 'unknown', 'a0', 'a1', 'b0', 'b1', 'c1']
+def candidate(root, slots=1):
+    return {'allocations': {root: {'resources': {
+        'VCPU': 1, 'MEMORY_MB': 512, RC: slots}}},
+        'mappings': {'': [root]}}
 
 
 def spec(slots=1, vcpus=1, memory_mb=512, numa_nodes=1, physnets=None,
@@ -107,11 +111,6 @@ def spec(slots=1, vcpus=1, memory_mb=512, numa_nodes=1, physnets=None,
     return spec_obj
 
 
-def render_provider(name, cell, used=0, capacity=10):
-    return provider_view.RenderProvider(
-        uuid=getattr(uuids, name), cell=cell, capacity=capacity, used=used)
-
-
 class PluginTestCase(testtools.TestCase):
 
     def setUp(self):
@@ -129,19 +128,27 @@ class PluginTestCase(testtools.TestCase):
             self.addCleanup(setattr, client, name, client.__dict__[name])
         self.filter = filters.GpuNumaAffinityFilter()
         self.weigher = plugin_weights.GpuLoadWeigher()
+        self.set_view()
 
-    def set_view(self, *providers):
-        view = provider_view.ProviderView('req-1')
-        for provider in providers:
-            view.providers[provider.uuid] = provider
-        self.local.view = view
-        return view
+    def set_view(self):
+        """A new request's view (what get_allocation_candidates starts)."""
+        self.view = provider_view.ProviderView('req-1')
+        self.local.view = self.view
+        return self.view
+
+    def chosen(self, state):
+        """The render node the filter chose for the guest on a host."""
+        return self.view.chosen.get(state.uuid)
 
     def pinned_physnets(self, state):
         return state.limits['numa_topology'].network_metadata.physnets
 
     def cell_tokens(self, physnets):
         return {p for p in physnets if names.is_cell_token(p)}
+
+    def pins(self, state):
+        return {p for p in self.pinned_physnets(state)
+                if names.is_pin_token(p)}
 
     def errors(self):
         return self.lines('ERROR')
@@ -153,10 +160,9 @@ class PluginTestCase(testtools.TestCase):
 
 class FilterTestCase(PluginTestCase):
 
-    def four_gpus(self, used=(0, 0, 0, 0)):
-        self.set_view(*[render_provider('gpu%d' % i, i, used=u)
-                        for i, u in enumerate(used)])
-        return host_state(gpus=['gpu%d' % i for i in range(4)])
+    def four_gpus(self, used=(0, 0, 0, 0), **kwargs):
+        return host_state(gpus=[('gpu%d' % i, i, u)
+                                for i, u in enumerate(used)], **kwargs)
 
     def test_non_render_request_untouched(self):
         state = self.four_gpus()
@@ -164,7 +170,6 @@ class FilterTestCase(PluginTestCase):
         candidates = state.allocation_candidates
         self.assertTrue(self.filter.host_passes(state, spec(slots=0)))
         self.assertIs(candidates, state.allocation_candidates)
-        self.assertEqual(['gpu0', 'gpu1', 'gpu2', 'gpu3'], gpus_of(state))
         self.assertEqual({}, state.limits)
 
     def test_render_request_without_numa_topology_rejected(self):
@@ -177,8 +182,8 @@ class FilterTestCase(PluginTestCase):
         self.assertNotIn('numa_topology', state.limits)
 
     def test_render_request_without_numa_topology_says_one_or_more(self):
-        self.four_gpus()
-        hosts = [host_state('host%d' % i, gpus=['gpu0']) for i in range(3)]
+        hosts = [host_state('host%d' % i, gpus=[('gpu0', 0)])
+                 for i in range(3)]
         self.assertEqual([], self.filter.filter_all(
             hosts, spec(numa_nodes=0, policy=names.POLICY_PREFERRED)))
         # One ERROR per request, not one per host.
@@ -189,13 +194,12 @@ class FilterTestCase(PluginTestCase):
 
     def test_two_cell_guest_gets_render_cell_among_its_cells(self):
         """Nova's spreading would pick cells 0 and 1; the GPU is on 2."""
-        self.set_view(render_provider('gpu2', 2))
-        state = host_state(gpus=['gpu2'])
+        state = host_state(gpus=[('gpu2', 2)])
         guest = spec(vcpus=2, memory_mb=1024, numa_nodes=2)
         self.assertTrue(self.filter.host_passes(state, guest))
         self.assertEqual([], self.errors())
-        self.assertEqual({names.cell_token(2)},
-                         self.pinned_physnets(state))
+        self.assertEqual('gpu2', self.chosen(state))
+        self.assertEqual({names.cell_token(2)}, self.pins(state))
         fitted = hardware.numa_fit_instance_to_host(
             state.numa_topology, guest.numa_topology, provider_mapping=None,
             limits=state.limits['numa_topology'])
@@ -206,12 +210,12 @@ class FilterTestCase(PluginTestCase):
 
     def test_two_cell_guest_whose_half_does_not_fit_the_gpu_cell(self):
         """The other cells fit the guest; the render node's cannot."""
-        self.set_view(render_provider('gpu2', 2))
         state = host_state(usage={2: (0, CELL_MEMORY_MB - 256)},
-                           gpus=['gpu2'])
+                           gpus=[('gpu2', 2)])
         self.assertFalse(self.filter.host_passes(
             state, spec(vcpus=2, memory_mb=1024, numa_nodes=2)))
         self.assertEqual([], state.allocation_candidates)
+        self.assertIsNone(self.chosen(state))
 
     def test_host_without_numa_topology_rejected(self):
         state = self.four_gpus()
@@ -224,61 +228,92 @@ class FilterTestCase(PluginTestCase):
         self.assertFalse(self.filter.host_passes(state, spec()))
         errors = self.errors()
         self.assertEqual(1, len(errors), errors)
-        self.assertIn('provider summaries', errors[0])
+        self.assertIn('No scheduling request is being followed', errors[0])
 
-    def test_candidates_that_cannot_co_locate_dropped(self):
+    def test_host_without_published_render_nodes_rejected(self):
+        """An older nova-compute, or no render node at all."""
+        state = host_state(gpus=None)
+        self.assertFalse(self.filter.host_passes(state, spec()))
+        self.assertEqual([], state.allocation_candidates)
+        state = host_state(gpus=[])
+        self.assertFalse(self.filter.host_passes(state, spec()))
+
+    def test_unreadable_render_nodes_rejected_with_warning(self):
+        state = host_state()
+        state.stats[names.RENDER_NODES_STAT] = '{"gpu0": {"cell": 0,'
+        self.assertFalse(self.filter.host_passes(state, spec()))
+        warning, = self.lines('WARNING')
+        self.assertIn('Unreadable %s' % names.RENDER_NODES_STAT, warning)
+
+    def test_cells_that_cannot_co_locate_skipped(self):
         # cell 0: no RAM left; cell 1: no vCPU left (4 CPUs x 4.0);
-        # cell 2: GPU full; cell 3: fits. Plus a GPU of unknown cell, one
-        # the view never saw and one candidate spanning two cells.
+        # cell 2: GPU full; cell 3: fits. Plus a GPU of unknown cell.
         state = host_state(
             usage={0: (0, CELL_MEMORY_MB - 256), 1: (CELL_CPUS * 4, 0)},
-            gpus=['gpu0', 'gpu1', 'full', 'nocell', 'unknown',
-                  ('gpu3', 'gpu0'), 'gpu3'])
-        self.set_view(render_provider('gpu0', 0),
-                      render_provider('gpu1', 1),
-                      render_provider('full', 2, used=10),
-                      render_provider('nocell', None),
-                      render_provider('gpu3', 3))
+            gpus=[('gpu0', 0), ('gpu1', 1), ('full', 2, 10),
+                  ('nocell', None), ('gpu3', 3, 9)])
         self.assertTrue(self.filter.host_passes(state, spec()))
-        self.assertEqual(['gpu3'], gpus_of(state))
-        self.assertEqual({names.cell_token(3)},
-                         self.cell_tokens(self.pinned_physnets(state)))
+        self.assertEqual('gpu3', self.chosen(state))
+        self.assertEqual({names.cell_token(3)}, self.pins(state))
+        self.assertEqual([candidate(state.uuid)],
+                         state.allocation_candidates)
 
     def test_the_same_host_fits_a_smaller_guest_on_cell_0(self):
         """Control of the test above: cell 0 is dropped for its RAM only."""
         state = host_state(usage={0: (0, CELL_MEMORY_MB - 256)},
-                           gpus=['gpu0'])
-        self.set_view(render_provider('gpu0', 0))
+                           gpus=[('gpu0', 0)])
         self.assertTrue(self.filter.host_passes(state, spec(memory_mb=256)))
+        self.assertEqual('gpu0', self.chosen(state))
         self.assertFalse(self.filter.host_passes(
-            host_state(usage={0: (0, CELL_MEMORY_MB - 256)}, gpus=['gpu0']),
+            host_state('host2', usage={0: (0, CELL_MEMORY_MB - 256)},
+                       gpus=[('gpu0', 0)]),
             spec(memory_mb=512)))
 
     def test_nothing_co_locatable_rejects_host(self):
-        state = host_state(usage={0: (0, CELL_MEMORY_MB)}, gpus=['gpu0'])
-        self.set_view(render_provider('gpu0', 0))
+        state = host_state(usage={0: (0, CELL_MEMORY_MB)},
+                           gpus=[('gpu0', 0), ('gpu1', 1, 10)])
         self.assertFalse(self.filter.host_passes(state, spec()))
         self.assertEqual([], state.allocation_candidates)
         self.assertNotIn('numa_topology', state.limits)
+        self.assertIsNone(self.chosen(state))
 
     def test_least_loaded_first_and_limits_pinned_to_it(self):
         state = self.four_gpus(used=(5, 1, 3, 1))
         self.assertTrue(self.filter.host_passes(state, spec()))
-        self.assertEqual(['gpu1', 'gpu3', 'gpu2', 'gpu0'], gpus_of(state))
-        self.assertEqual({names.cell_token(1)},
-                         self.pinned_physnets(state))
+        # gpu1 and gpu3 tie: the key decides, in every worker alike.
+        self.assertEqual('gpu1', self.chosen(state))
+        self.assertEqual({names.cell_token(1)}, self.pins(state))
         limits = state.limits['numa_topology']
         self.assertEqual(4.0, limits.cpu_allocation_ratio)
         self.assertEqual(1.0, limits.ram_allocation_ratio)
+        self.assertFalse(cell_limits.is_packing(limits))
+
+    def test_best_cell_that_fits_not_the_best_node(self):
+        state = self.four_gpus(used=(5, 1, 3, 1),
+                               usage={1: (0, CELL_MEMORY_MB),
+                                      3: (0, CELL_MEMORY_MB)})
+        self.assertTrue(self.filter.host_passes(state, spec()))
+        self.assertEqual('gpu2', self.chosen(state))
+        self.assertEqual({names.cell_token(2)}, self.pins(state))
+
+    def test_utilisation_published_by_the_compute_counts(self):
+        self.conf.config(utilization_weight=1.0, group='gpu_numa')
+        state = host_state(gpus=[('gpu0', 0, 0, 10, 90),
+                                 ('gpu1', 1, 5, 10, 10)])
+        self.assertTrue(self.filter.host_passes(state, spec()))
+        self.assertEqual('gpu1', self.chosen(state))
 
     def test_negative_multiplier_most_loaded_first(self):
         self.conf.config(weight_multiplier=-2.0, group='gpu_numa')
         state = self.four_gpus(used=(5, 1, 3, 10))
         self.assertTrue(self.filter.host_passes(state, spec()))
-        # gpu3 is full: the busiest GPU with a free slot comes first.
-        self.assertEqual(['gpu0', 'gpu2', 'gpu1'], gpus_of(state))
-        self.assertEqual({names.cell_token(0)},
-                         self.pinned_physnets(state))
+        # gpu3 is full: the busiest GPU with a free slot is chosen.
+        self.assertEqual('gpu0', self.chosen(state))
+        self.assertEqual({names.cell_token(0)}, self.pins(state))
+        # The claim is told to pack too.
+        self.assertIn(names.PACK_TOKEN, self.pinned_physnets(state))
+        self.assertTrue(cell_limits.is_packing(
+            state.limits['numa_topology']))
 
     def test_aggregate_multiplier_overrides_config(self):
         state = self.four_gpus(used=(5, 1, 3, 1))
@@ -286,15 +321,18 @@ class FilterTestCase(PluginTestCase):
             id=1, name='pack', metadata={
                 names.WEIGHT_MULTIPLIER_AGGREGATE_KEY: '-1'})]
         self.assertTrue(self.filter.host_passes(state, spec()))
-        self.assertEqual('gpu0', gpus_of(state)[0])
+        self.assertEqual('gpu0', self.chosen(state))
+        self.assertTrue(cell_limits.is_packing(
+            state.limits['numa_topology']))
 
-    def test_real_physnets_kept_and_stale_token_replaced(self):
-        """NUMATopologyFilter's limits (and an earlier pass's token)."""
+    def test_real_physnets_kept_and_stale_tokens_replaced(self):
+        """NUMATopologyFilter's limits (and an earlier pass's tokens)."""
         state = self.four_gpus(used=(5, 1, 3, 1))
         state.limits['numa_topology'] = objects.NUMATopologyLimits(
             cpu_allocation_ratio=4.0, ram_allocation_ratio=1.0,
             network_metadata=objects.NetworkMetadata(
-                physnets={'physnet-a', names.cell_token(2)}, tunneled=True))
+                physnets={'physnet-a', names.cell_token(2),
+                           names.PACK_TOKEN}, tunneled=True))
         self.assertTrue(self.filter.host_passes(
             state, spec(physnets=['physnet-a'])))
         self.assertEqual({'physnet-a', names.cell_token(1)},
@@ -318,23 +356,28 @@ class FilterTestCase(PluginTestCase):
             provider_mapping=None, limits=state.limits['numa_topology'])
         self.assertEqual([2], [cell.id for cell in fitted.cells])
 
+    def test_multi_create_sees_its_earlier_claims(self):
+        """The scheduler's claims of this request count on the chosen node."""
+        state = host_state(gpus=[('gpu0', 0, 8), ('gpu1', 1, 8)])
+        picks = []
+        for _ in range(4):
+            if not self.filter.host_passes(state, spec()):
+                break
+            picks.append(self.chosen(state))
+            self.view.record_claim(state.allocation_candidates[0])
+        self.assertEqual(['gpu0', 'gpu1', 'gpu0', 'gpu1'], picks)
+        self.assertFalse(self.filter.host_passes(state, spec()))
+
 
 class AffinityPolicyTestCase(PluginTestCase):
     """filter_all: co-locate when any host can, else split if preferred."""
 
     PREFERRED = names.POLICY_PREFERRED
 
-    def full_gpu_cell(self, name='host1', gpus=('gpu1',), used=0):
+    def full_gpu_cell(self, name='host1', gpus=(('gpu1', 1),)):
         """A host whose GPU cell (1) has no RAM left; cells 0, 2, 3 fit."""
-        self.view.providers.update({
-            getattr(uuids, gpu): render_provider(gpu, 1, used=used)
-            for gpu in gpus})
         return host_state(name, usage={1: (0, CELL_MEMORY_MB)},
                           gpus=list(gpus))
-
-    def setUp(self):
-        super().setUp()
-        self.view = self.set_view()
 
     def test_required_never_splits(self):
         hosts = [self.full_gpu_cell()]
@@ -354,15 +397,16 @@ class AffinityPolicyTestCase(PluginTestCase):
         self.assertIn('required, preferred', errors[0])
 
     def test_preferred_splits_when_no_host_co_locates(self):
-        state = self.full_gpu_cell(gpus=('gpu0', 'gpu1'), used=0)
-        self.view.providers[uuids.gpu0].used = 6
-        self.view.providers[uuids.gpu0].cell = 1
+        state = self.full_gpu_cell(gpus=(('gpu0', 1, 6), ('gpu1', 1, 0)))
+        candidates = state.allocation_candidates
         self.assertEqual([state], self.filter.filter_all(
             [state], spec(policy=self.PREFERRED)))
-        # Least loaded GPU first, and claim limits not pinned to any cell.
-        self.assertEqual(['gpu1', 'gpu0'], gpus_of(state))
+        # Least loaded GPU, candidates restored, claim limits unpinned.
+        self.assertEqual('gpu1', self.chosen(state))
+        self.assertEqual(candidates, state.allocation_candidates)
         limits = state.limits['numa_topology']
-        self.assertNotIn('network_metadata', limits)
+        self.assertEqual(set(), self.pins(state))
+        self.assertFalse(cell_limits.is_packing(limits))
         self.assertEqual((4.0, 1.0), (limits.cpu_allocation_ratio,
                                       limits.ram_allocation_ratio))
         fitted = hardware.numa_fit_instance_to_host(
@@ -377,10 +421,17 @@ class AffinityPolicyTestCase(PluginTestCase):
                      'can also fit the guest'):
             self.assertIn(word, warnings[0])
 
+    def test_preferred_split_packs_when_packing(self):
+        self.conf.config(weight_multiplier=-1.0, group='gpu_numa')
+        state = self.full_gpu_cell(gpus=(('gpu0', 1, 6), ('gpu1', 1, 0)))
+        self.assertEqual([state], self.filter.filter_all(
+            [state], spec(policy=self.PREFERRED)))
+        self.assertEqual('gpu0', self.chosen(state))
+        self.assertEqual({names.PACK_TOKEN}, self.pinned_physnets(state))
+
     def test_one_split_warning_per_request(self):
         """A large fleet must not log a WARNING per host."""
-        hosts = [self.full_gpu_cell('host%02d' % i, gpus=('gpu%d' % i,))
-                 for i in range(12)]
+        hosts = [self.full_gpu_cell('host%02d' % i) for i in range(12)]
         self.assertEqual(hosts, self.filter.filter_all(
             hosts, spec(policy=self.PREFERRED)))
         warning, = self.lines('WARNING')
@@ -392,14 +443,12 @@ class AffinityPolicyTestCase(PluginTestCase):
     def test_preferred_co_locates_when_any_host_can(self):
         """The co-locating host wins alone, however idle the other GPU."""
         self.conf.config(weight_multiplier=10.0, group='gpu_numa')
-        split = self.full_gpu_cell('hostB', gpus=('b1',), used=0)
-        self.view.providers[uuids.a1] = render_provider('a1', 1, used=9)
-        colocating = host_state('hostA', gpus=['a1'])
+        split = self.full_gpu_cell('hostB', gpus=(('b1', 1, 0),))
+        colocating = host_state('hostA', gpus=[('a1', 1, 9)])
         passed = self.filter.filter_all([split, colocating],
                                         spec(policy=self.PREFERRED))
         self.assertEqual([colocating], passed)
-        self.assertEqual({names.cell_token(1)},
-                         self.pinned_physnets(colocating))
+        self.assertEqual({names.cell_token(1)}, self.pins(colocating))
         self.assertEqual([], self.lines('WARNING'))
         weighed = weights.HostWeightHandler().get_weighed_objects(
             [self.weigher], passed, spec(policy=self.PREFERRED))
@@ -407,9 +456,11 @@ class AffinityPolicyTestCase(PluginTestCase):
 
     def test_weigher_would_prefer_the_idle_split_host(self):
         """Why the filter must decide: by load alone hostB would win."""
-        split = self.full_gpu_cell('hostB', gpus=('b1',), used=0)
-        self.view.providers[uuids.a1] = render_provider('a1', 1, used=9)
-        colocating = host_state('hostA', gpus=['a1'])
+        split = self.full_gpu_cell('hostB', gpus=(('b1', 1, 0),))
+        colocating = host_state('hostA', gpus=[('a1', 1, 9)])
+        self.assertTrue(self.filter.host_passes(colocating, spec()))
+        self.assertTrue(self.filter._split_passes(
+            split, spec(policy=self.PREFERRED)))
         weighed = weights.HostWeightHandler().get_weighed_objects(
             [self.weigher], [colocating, split], spec())
         self.assertEqual(['hostB', 'hostA'], [w.obj.host for w in weighed])
@@ -430,19 +481,20 @@ class AffinityPolicyTestCase(PluginTestCase):
 
     def test_preferred_split_needs_a_fit_somewhere(self):
         """No NUMATopologyFilter needed: the host-wide fit is done here."""
-        self.view.providers[uuids.gpu1] = render_provider('gpu1', 1)
         state = host_state(
             usage={cell: (0, CELL_MEMORY_MB) for cell in range(4)},
-            gpus=['gpu1'])
+            gpus=[('gpu1', 1)])
         self.assertEqual([], self.filter.filter_all(
             [state], spec(policy=self.PREFERRED)))
         self.assertEqual([], state.allocation_candidates)
+        self.assertIsNone(self.chosen(state))
         self.assertEqual([], self.lines('WARNING'))
 
     def test_preferred_split_needs_a_free_slot(self):
-        state = self.full_gpu_cell(used=10)
+        state = self.full_gpu_cell(gpus=(('gpu1', 1, 10),))
         self.assertEqual([], self.filter.filter_all(
             [state], spec(policy=self.PREFERRED)))
+        self.assertIsNone(self.chosen(state))
 
     def test_split_drops_stale_token_keeps_physnets(self):
         """An earlier pass's pin must not confine a split claim."""
@@ -467,17 +519,17 @@ class AffinityPolicyTestCase(PluginTestCase):
         self.assertEqual([state], self.filter.filter_all([state], rebuild))
         self.assertIs(candidates, state.allocation_candidates)
         self.assertEqual({}, state.limits)
+        self.assertEqual({}, self.view.chosen)
 
     def test_filter_handler_runs_filter_all(self):
         """Nova's handler calls filter_all with the whole host list."""
-        split = self.full_gpu_cell('hostB', gpus=('b1',))
-        self.view.providers[uuids.a1] = render_provider('a1', 1, used=9)
-        colocating = host_state('hostA', gpus=['a1'])
+        split = self.full_gpu_cell('hostB', gpus=(('b1', 1),))
+        colocating = host_state('hostA', gpus=[('a1', 1, 9)])
         passed = nova_filters.HostFilterHandler().get_filtered_objects(
             [self.filter], [split, colocating], spec(policy=self.PREFERRED))
         self.assertEqual(['hostA'], [h.host for h in passed])
         passed = nova_filters.HostFilterHandler().get_filtered_objects(
-            [self.filter], [self.full_gpu_cell('hostC', gpus=('c1',))],
+            [self.filter], [self.full_gpu_cell('hostC', gpus=(('c1', 1),))],
             spec(policy=self.PREFERRED))
         self.assertEqual(['hostC'], [h.host for h in passed])
 
@@ -485,22 +537,33 @@ class AffinityPolicyTestCase(PluginTestCase):
 class WeigherTestCase(PluginTestCase):
 
     def test_non_render_request_weighs_zero(self):
-        self.set_view(render_provider('gpu0', 0, used=3))
+        state = host_state(gpus=[('gpu0', 0, 3)])
+        self.assertTrue(self.filter.host_passes(state, spec()))
         self.assertEqual(0.0, self.weigher._weigh_object(
-            host_state(gpus=['gpu0']), spec(slots=0)))
+            state, spec(slots=0)))
 
-    def test_no_view_or_candidates_weigh_zero(self):
-        self.assertEqual(0.0, self.weigher._weigh_object(
-            host_state(gpus=['gpu0']), spec()))
-        self.set_view(render_provider('gpu0', 0, used=3))
-        self.assertEqual(0.0, self.weigher._weigh_object(
-            host_state(gpus=[]), spec()))
+    def test_no_view_or_no_chosen_node_weighs_zero(self):
+        state = host_state(gpus=[('gpu0', 0, 3)])
+        self.assertEqual(0.0, self.weigher._weigh_object(state, spec()))
+        self.local.view = None
+        self.assertEqual(0.0, self.weigher._weigh_object(state, spec()))
 
-    def test_weight_is_one_minus_first_candidates_load(self):
-        self.set_view(render_provider('gpu0', 0, used=3),
-                      render_provider('gpu1', 1, used=0))
+    def test_weight_is_one_minus_the_chosen_nodes_load(self):
+        state = host_state(gpus=[('gpu0', 0, 3), ('gpu1', 1, 6)])
+        self.assertTrue(self.filter.host_passes(state, spec()))
         self.assertAlmostEqual(0.7, self.weigher._weigh_object(
-            host_state(gpus=['gpu0', 'gpu1']), spec()))
+            state, spec()))
+        # The claims of this request count too.
+        self.view.record_claim(state.allocation_candidates[0])
+        self.assertAlmostEqual(0.6, self.weigher._weigh_object(
+            state, spec()))
+
+    def test_weight_blends_the_published_utilisation(self):
+        self.conf.config(utilization_weight=0.5, group='gpu_numa')
+        state = host_state(gpus=[('gpu0', 0, 2, 10, 60)])
+        self.assertTrue(self.filter.host_passes(state, spec()))
+        self.assertAlmostEqual(0.6, self.weigher._weigh_object(
+            state, spec()))
 
     def test_multiplier_from_config_and_aggregate(self):
         self.conf.config(weight_multiplier=7.0, group='gpu_numa')
@@ -513,17 +576,13 @@ class WeigherTestCase(PluginTestCase):
 
     def rank(self):
         """Filter two hosts, then let Nova's handler weigh them."""
-        self.set_view(render_provider('a0', 0, used=4),
-                      render_provider('a1', 1, used=9),
-                      render_provider('b0', 0, used=3),
-                      render_provider('b1', 1, used=8))
-        hosts = [host_state('hostA', gpus=['a0', 'a1']),
-                 host_state('hostB', gpus=['b0', 'b1'])]
+        hosts = [host_state('hostA', gpus=[('a0', 0, 4), ('a1', 1, 9)]),
+                 host_state('hostB', gpus=[('b0', 0, 3), ('b1', 1, 8)])]
         for state in hosts:
             self.assertTrue(self.filter.host_passes(state, spec()))
         weighed = weights.HostWeightHandler().get_weighed_objects(
             [self.weigher], hosts, spec())
-        return [(w.obj.host, gpus_of(w.obj)[0]) for w in weighed]
+        return [(w.obj.host, self.chosen(w.obj)) for w in weighed]
 
     def test_spread_prefers_host_with_least_loaded_gpu(self):
         self.assertEqual([('hostB', 'b0'), ('hostA', 'a0')], self.rank())

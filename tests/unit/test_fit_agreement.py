@@ -12,15 +12,18 @@ with Nova's own ``hardware.numa_get_constraints`` and PCI requests with
 Nova's ``get_pci_requests_from_flavor``, then asks both sides:
 
 * the scheduler: ``GpuNumaTopologyFilter`` (Nova's CPU-policy check, then
-  ``GpuNumaAffinityFilter`` and ``scheduler.cell_fit``) over one
-  allocation candidate per render node with a free slot, then the
-  scheduler's own consume of the chosen host (``HostState``);
+  ``GpuNumaAffinityFilter`` and ``scheduler.cell_fit``) over the render
+  nodes nova-compute publishes in the host's stats, each alone and all
+  together, then the scheduler's own consume of the chosen host
+  (``HostState``);
 * the compute claim: Nova's ``Claim._test_numa_topology`` with the limits
-  ``claim_cell.pin_limits`` makes from the candidate's allocation.
+  ``claim_cell.pinned_limits`` pins to each render node's cell.
 
-Every candidate the filter keeps must be claimable on its render node's
-cell, every render node's cell it drops must fail the claim, and the
-consume must fit the guest on the chosen cell.
+Every render node the filter keeps must be claimable on its cell, every
+one it drops must fail the claim there; the host passes exactly when one
+render node's cell is claimable, the render node the filter chooses is the
+one the claim, trying cells in ``slot_choice``'s order, lands on, and the
+consume must fit the guest on its cell.
 
 Runs: the ``ci`` profile (the default; derandomized, so every run draws
 the same cases) in the normal test run;
@@ -37,7 +40,6 @@ import fixtures
 import hypothesis
 from hypothesis import strategies as st
 from nova.compute import claims
-from nova.compute import provider_tree as nova_provider_tree
 from nova import conf as nova_conf
 from nova import exception
 from nova import objects
@@ -53,6 +55,7 @@ from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched.compute import claim_cell
+from nova_gpu_numa_sched.compute import slot_choice
 from nova_gpu_numa_sched import filters
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import pinned_fit
@@ -280,46 +283,42 @@ class FitAgreementTest(helpers.PluginTestCase):
             return None
         return topology, requests, image
 
-    def scheduler_host(self, host):
+    def scheduler_host(self, host, cells=None):
+        """The host as the scheduler sees it.
+
+        Its render nodes as nova-compute publishes them (only those on
+        ``cells``, if given).
+        """
         state = host_manager.HostState(HOST, HOST, uuids.cell)
         state.uuid = uuids.host
         state.cpu_allocation_ratio = host.cpu_ratio
         state.ram_allocation_ratio = host.ram_ratio
         state.numa_topology = host.topology.obj_clone()
         state.pci_stats = _pci_stats(state.numa_topology, host.pci_devices)
-        state.allocation_candidates = [
-            helpers.candidate(state.uuid, 'gpu%d' % cell)
-            for cell in sorted(host.render)]
-        self.set_view(*[helpers.render_provider(
-            'gpu%d' % cell, cell, used=2 - free, capacity=2)
-            for cell, free in host.render.items()])
+        state.stats = {names.RENDER_NODES_STAT: helpers.published([
+            ('gpu%d' % cell, cell, 2 - free, 2)
+            for cell, free in sorted(host.render.items())
+            if cells is None or cell in cells])}
+        # Placement's one candidate: the slots are on the compute node.
+        state.allocation_candidates = [helpers.candidate(state.uuid)]
         return state
 
     def tracker(self, host):
-        """What ``pin_limits`` and ``Claim`` read of a resource tracker."""
-        tree = nova_provider_tree.ProviderTree()
-        tree.new_root(HOST, uuids.host)
-        for cell in host.render:
-            rp = getattr(uuids, 'gpu%d' % cell)
-            tree.new_child('%s_gpu%d' % (HOST, cell), uuids.host, uuid=rp)
-            tree.update_traits(rp, [names.numa_trait(cell)])
+        """What ``pinned_limits`` and ``Claim`` read of a resource tracker."""
         node = objects.ComputeNode(
+            uuid=uuids.host,
             cpu_allocation_ratio=host.cpu_ratio,
             ram_allocation_ratio=host.ram_ratio,
             numa_topology=host.topology._to_json())
         return types.SimpleNamespace(
-            provider_tree=tree, compute_nodes={HOST: node},
+            compute_nodes={HOST: node},
             pci_tracker=types.SimpleNamespace(
                 stats=_pci_stats(host.topology.obj_clone(),
                                  host.pci_devices)))
 
     def claim(self, tracker, guest, pci_requests, cell, limits):
         """Nova's claim test, limits pinned by ``claim_cell``: cells|None."""
-        allocations = {getattr(uuids, 'gpu%d' % cell): {
-            'resources': {names.RESOURCE_CLASS: 1}}}
-        pinned = claim_cell.pin_limits(
-            tracker, types.SimpleNamespace(uuid=uuids.instance), HOST,
-            allocations, limits)
+        pinned = claim_cell.pinned_limits(tracker, HOST, limits, cell)
         # Claim.__init__ without the copy of a whole Instance it makes.
         claim = claims.Claim.__new__(claims.Claim)
         claim.instance = objects.Instance(uuid=uuids.instance,
@@ -333,12 +332,12 @@ class FitAgreementTest(helpers.PluginTestCase):
             return None
         return [c.id for c in claim.claimed_numa_topology.cells]
 
-    @staticmethod
-    def render_cells(candidates):
-        """The render nodes' cells of allocation candidates, in order."""
-        by_uuid = {getattr(uuids, 'gpu%d' % cell): cell for cell in range(4)}
-        return [by_uuid[rp] for candidate in candidates
-                for rp in candidate['allocations'] if rp in by_uuid]
+    def scheduler_passes(self, host, spec_obj, cells=None):
+        """The filter's answer for the host, in a new request's view."""
+        state = self.scheduler_host(host, cells)
+        self.set_view()
+        passed = bool(self.topology_filter.filter_all([state], spec_obj))
+        return state, passed
 
     @hypothesis.settings(PROFILE)
     @hypothesis.given(host=hosts(), phone=phones())
@@ -348,13 +347,16 @@ class FitAgreementTest(helpers.PluginTestCase):
         hypothesis.assume(built is not None)
         guest, pci_requests, image = built
         hypothesis.assume(len(guest.cells) <= len(host.topology.cells))
-        spec_obj = objects.RequestSpec(
-            flavor=flavor, numa_topology=guest.obj_clone(), image=image,
-            pci_requests=pci_requests, instance_uuid=uuids.instance,
-            network_metadata=network, num_instances=1)
-        state = self.scheduler_host(host)
-        passed = bool(self.topology_filter.filter_all([state], spec_obj))
-        kept = self.render_cells(state.allocation_candidates) if passed else []
+
+        def request():
+            return objects.RequestSpec(
+                flavor=flavor, numa_topology=guest.obj_clone(), image=image,
+                pci_requests=pci_requests, instance_uuid=uuids.instance,
+                network_metadata=network, num_instances=1)
+
+        spec_obj = request()
+        state, passed = self.scheduler_passes(host, spec_obj)
+        chosen = self.view.chosen.get(state.uuid)
         # Without a pass, the limits NUMATopologyFilter would hand the
         # claim: the ratios and the request's network affinity.
         limits = state.limits if passed else {
@@ -363,25 +365,40 @@ class FitAgreementTest(helpers.PluginTestCase):
                 ram_allocation_ratio=host.ram_ratio,
                 network_metadata=network)}
         tracker = self.tracker(host)
+        claimable = set()
         for cell, free in sorted(host.render.items()):
             if not free:
                 continue
             claimed = self.claim(tracker, guest, pci_requests, cell, limits)
-            if cell in kept:
+            # The scheduler's answer for that render node alone.
+            _, kept = self.scheduler_passes(host, request(), {cell})
+            if kept:
                 self.assertIsNotNone(
                     claimed, 'the scheduler keeps cell %d, the claim '
                     'fails there' % cell)
                 self.assertIn(cell, claimed)
                 if len(guest.cells) == 1:
                     self.assertEqual([cell], claimed)
+                claimable.add(cell)
             else:
                 self.assertIsNone(
                     claimed, 'the scheduler drops cell %d, the claim '
                     'holds it' % cell)
-        if passed:
-            # The scheduler's own consume of the chosen host re-fits with
-            # the filter's limits: on the first candidate's cell.
-            state.consume_from_request(spec_obj)
-            self.assertIsNotNone(spec_obj.numa_topology)
-            self.assertIn(kept[0],
-                          [c.id for c in spec_obj.numa_topology.cells])
+        self.assertEqual(bool(claimable), passed)
+        if not passed:
+            self.assertIsNone(chosen)
+            return
+        # The claim tries the cells in the order the scheduler ranks them
+        # (least used render node first): it lands where the scheduler
+        # chose.
+        usage = {'gpu%d' % cell: slot_choice.NodeUsage(
+            key='gpu%d' % cell, cell=cell, usable=2, used=2 - free)
+            for cell, free in host.render.items()}
+        first = next(cell for cell, _ in slot_choice.ranked_cells(usage, 1)
+                     if cell in claimable)
+        self.assertEqual('gpu%d' % first, chosen)
+        # The scheduler's own consume of the chosen host re-fits with
+        # the filter's limits: on the chosen render node's cell.
+        state.consume_from_request(spec_obj)
+        self.assertIsNotNone(spec_obj.numa_topology)
+        self.assertIn(first, [c.id for c in spec_obj.numa_topology.cells])

@@ -1,4 +1,4 @@
-"""Tests of the scheduler's per-request provider view, load and request."""
+"""Tests of the scheduler's per-request render node view, load and request."""
 
 import logging
 import threading
@@ -7,7 +7,9 @@ import types
 import fixtures
 from nova import objects
 from nova.scheduler.client import report
+from nova.scheduler import host_manager
 from oslo_config import fixture as config_fixture
+from oslo_serialization import jsonutils
 from oslo_utils.fixture import uuidsentinel as uuids
 import testtools
 
@@ -22,43 +24,46 @@ objects.register_all()
 RC = names.RESOURCE_CLASS
 
 
-def render_summary(capacity=10, used=0, cell=None, bucket=None,
-                   extra_traits=()):
-    traits = list(extra_traits) + ['COMPUTE_STATUS_ENABLED']
-    if cell is not None:
-        traits.append(names.numa_trait(cell))
-    if bucket is not None:
-        traits.append(names.load_trait(bucket))
-    return {'resources': {RC: {'capacity': capacity, 'used': used}},
-            'traits': traits}
+def published(**nodes):
+    """The stats value nova-compute publishes.
+
+    :param nodes: key=(cell, slots, used[, load[, devnode]])
+    """
+    value = {}
+    for key, fields in nodes.items():
+        cell, slots, used = fields[:3]
+        load_ = fields[3] if len(fields) > 3 else None
+        devnode = fields[4] if len(fields) > 4 else None
+        value[key] = {'cell': cell, 'slots': slots, 'used': used,
+                      'load': load_, 'devnode': devnode}
+    return jsonutils.dumps(value)
 
 
-def root_summary():
-    return {'resources': {'VCPU': {'capacity': 16, 'used': 2},
-                          'MEMORY_MB': {'capacity': 8192, 'used': 512}},
-            'traits': ['HW_CPU_X86_AVX2', names.numa_trait(0)]}
+def host(name='host1', value=None):
+    state = host_manager.HostState(name, name, uuids.cell)
+    state.uuid = getattr(uuids, name)
+    state.stats = {'num_instances': '3'}
+    if value is not None:
+        state.stats[names.RENDER_NODES_STAT] = value
+    return state
 
 
-def candidate(*render_rps, root=uuids.root, slots=1):
-    allocations = {root: {'resources': {'VCPU': 1, 'MEMORY_MB': 512}}}
-    for rp_uuid in render_rps:
-        allocations[rp_uuid] = {'resources': {RC: slots}}
-    return {'allocations': allocations,
-            'mappings': {'': [root] + list(render_rps)}}
+def candidate(root, slots=1):
+    """An allocation request: render slots on the compute node itself."""
+    resources = {'VCPU': 1, 'MEMORY_MB': 512}
+    if slots:
+        resources[RC] = slots
+    return {'allocations': {root: {'resources': resources}},
+            'mappings': {'': [root]}}
 
 
-def view_of(**providers):
-    """A view holding render providers given as name=RenderProvider."""
-    view = provider_view.ProviderView('req-1')
-    for name, provider in providers.items():
-        view.providers[getattr(uuids, name)] = provider
-    return view
+def node(key, cell=0, used=0, capacity=10, utilization=None):
+    return provider_view.RenderNode(key=key, cell=cell, capacity=capacity,
+                                    used=used, utilization=utilization)
 
 
-def provider(name, used=0, capacity=10, utilization=None, cell=0):
-    return provider_view.RenderProvider(
-        uuid=getattr(uuids, name), cell=cell, capacity=capacity, used=used,
-        utilization=utilization)
+def nodes_of(*nodes):
+    return {n.key: n for n in nodes}
 
 
 def context(request_id):
@@ -74,80 +79,137 @@ class ViewTestCase(testtools.TestCase):
             'nova_gpu_numa_sched.scheduler.provider_view._local',
             threading.local()))
         self.conf = self.useFixture(config_fixture.Config(conf.CONF))
+        self.log = self.useFixture(fixtures.FakeLogger(
+            level=logging.WARNING, format='%(levelname)s %(message)s'))
 
 
-class SummariesTestCase(ViewTestCase):
+class ParseTestCase(ViewTestCase):
 
-    def test_render_providers_kept_with_cell_and_bucket(self):
+    def test_published_render_nodes(self):
+        parsed = provider_view.parse(published(
+            gpu0=(1, 8, 3, 40, '/dev/dri/renderD128'),
+            gpu1=(3, 10, 0)))
+        self.assertEqual({'gpu0', 'gpu1'}, set(parsed))
+        self.assertEqual(
+            provider_view.RenderNode(key='gpu0', cell=1, capacity=8, used=3,
+                                     utilization=40,
+                                     devnode='/dev/dri/renderD128'),
+            parsed['gpu0'])
+        self.assertEqual(5, parsed['gpu0'].free)
+        gpu1 = parsed['gpu1']
+        self.assertEqual((3, 10, 0, 10, None, None),
+                         (gpu1.cell, gpu1.capacity, gpu1.used, gpu1.free,
+                          gpu1.utilization, gpu1.devnode))
+        self.assertEqual('', self.log.output)
+
+    def test_missing_fields(self):
+        """A vanished render node (cell unknown, no usable slot)."""
+        parsed = provider_view.parse(jsonutils.dumps(
+            {'gone': {'cell': None, 'slots': 0, 'used': 2}, 'bare': {}}))
+        self.assertIsNone(parsed['gone'].cell)
+        self.assertEqual((0, 2, 0), (parsed['gone'].capacity,
+                                     parsed['gone'].used,
+                                     parsed['gone'].free))
+        self.assertEqual((None, 0, 0, None),
+                         (parsed['bare'].cell, parsed['bare'].capacity,
+                          parsed['bare'].used, parsed['bare'].utilization))
+
+    def test_nothing_published(self):
+        for value in (None, '', '{}'):
+            self.assertEqual({}, provider_view.parse(value))
+        self.assertEqual('', self.log.output)
+
+    def test_unreadable_is_empty_with_a_warning(self):
+        for value in ('{"gpu0": ', '["gpu0"]', '{"gpu0": {"slots": "x"}}',
+                      '{"gpu0": 3}'):
+            self.assertEqual({}, provider_view.parse(value), value)
+        warnings = self.log.output.splitlines()
+        self.assertEqual(4, len(warnings), warnings)
+        for line in warnings:
+            self.assertTrue(line.startswith('WARNING Unreadable %s'
+                                            % names.RENDER_NODES_STAT), line)
+            self.assertIn('taken as full', line)
+
+
+class RenderNodesTestCase(ViewTestCase):
+
+    def test_render_nodes_of_a_host(self):
         view = provider_view.ProviderView('req-1')
-        view.add_summaries({
-            uuids.root: root_summary(),
-            uuids.gpu0: render_summary(capacity=8, used=3, cell=1,
-                                       bucket=40),
-            uuids.gpu1: render_summary(capacity=10, used=0, cell=3),
-        })
-        self.assertEqual({uuids.gpu0, uuids.gpu1}, set(view.providers))
-        self.assertIsNone(view.get(uuids.root))
-        gpu0 = view.get(uuids.gpu0)
-        self.assertEqual((1, 8, 3, 5, 40),
-                         (gpu0.cell, gpu0.capacity, gpu0.used, gpu0.free,
-                          gpu0.utilization))
-        gpu1 = view.get(uuids.gpu1)
-        self.assertEqual((3, 10, 0, None),
-                         (gpu1.cell, gpu1.capacity, gpu1.used,
-                          gpu1.utilization))
+        state = host(value=published(gpu0=(0, 4, 1), gpu1=(1, 4, 4)))
+        nodes = view.render_nodes(state)
+        self.assertEqual({'gpu0': 3, 'gpu1': 0},
+                         {key: n.free for key, n in nodes.items()})
+        self.assertEqual({0, 1}, {n.cell for n in nodes.values()})
 
-    def test_provider_without_traits_has_unknown_cell_and_load(self):
+    def test_host_without_published_nodes(self):
         view = provider_view.ProviderView('req-1')
-        view.add_summaries({uuids.gpu0: {
-            'resources': {RC: {'capacity': 4, 'used': 1}}}})
-        gpu0 = view.get(uuids.gpu0)
-        self.assertIsNone(gpu0.cell)
-        self.assertIsNone(gpu0.utilization)
-        self.assertEqual(3, gpu0.free)
+        self.assertEqual({}, view.render_nodes(host()))
+        state = host()
+        state.stats = None
+        self.assertEqual({}, view.render_nodes(state))
 
-    def test_malformed_traits_are_not_cells_or_buckets(self):
+    def test_parsed_once_per_host_until_the_stats_change(self):
         view = provider_view.ProviderView('req-1')
-        view.add_summaries({uuids.gpu0: render_summary(extra_traits=[
-            names.NUMA_TRAIT_PREFIX + 'X', names.LOAD_TRAIT_PREFIX + 'HIGH'])})
-        self.assertIsNone(view.get(uuids.gpu0).cell)
-        self.assertIsNone(view.get(uuids.gpu0).utilization)
+        state = host(value=published(gpu0=(0, 4, 1)))
+        other = host('host2', value=published(gpu0=(1, 4, 0)))
+        first = view.render_nodes(state)
+        self.assertIs(first, view.render_nodes(state))
+        self.assertEqual(1, view.render_nodes(other)['gpu0'].cell)
+        self.assertIs(first, view.render_nodes(state))
+        # The host state is refreshed with a newer claim's stats.
+        state.stats = {names.RENDER_NODES_STAT: published(gpu0=(0, 4, 2))}
+        second = view.render_nodes(state)
+        self.assertIsNot(first, second)
+        self.assertEqual(2, second['gpu0'].used)
 
-    def test_no_summaries(self):
+    def test_claims_of_this_request_are_added(self):
+        """A multi-create sees its earlier picks on the chosen node."""
         view = provider_view.ProviderView('req-1')
-        view.add_summaries(None)
-        view.add_summaries({})
-        self.assertEqual({}, view.providers)
+        state = host(value=published(gpu0=(0, 4, 1), gpu1=(1, 4, 1)))
+        other = host('host2', value=published(gpu0=(0, 4, 1)))
+        parsed = view.render_nodes(state)
+        view.chosen[state.uuid] = 'gpu1'
+        view.record_claim(candidate(state.uuid, slots=2))
+        view.record_claim(candidate(state.uuid))
+        nodes = view.render_nodes(state)
+        self.assertEqual({'gpu0': 1, 'gpu1': 4},
+                         {key: n.used for key, n in nodes.items()})
+        self.assertEqual(0, nodes['gpu1'].free)
+        self.assertEqual({(state.uuid, 'gpu1'): 3}, view.claimed)
+        # The parsed stats are not changed; other hosts see nothing.
+        self.assertEqual(1, parsed['gpu1'].used)
+        self.assertEqual(1, view.render_nodes(other)['gpu0'].used)
+        # The next pick of the same request goes elsewhere on the host.
+        view.chosen[state.uuid] = 'gpu0'
+        view.record_claim(candidate(state.uuid))
+        self.assertEqual({'gpu0': 2, 'gpu1': 4},
+                         {key: n.used
+                          for key, n in view.render_nodes(state).items()})
 
-    def test_record_claim_counts_render_slots_only(self):
+    def test_claims_without_a_chosen_node_or_slot_are_ignored(self):
         view = provider_view.ProviderView('req-1')
-        view.add_summaries({uuids.root: root_summary(),
-                            uuids.gpu0: render_summary(used=2, cell=0),
-                            uuids.gpu1: render_summary(used=2, cell=1)})
-        view.record_claim(candidate(uuids.gpu0, slots=2))
-        view.record_claim(candidate(uuids.gpu0))
-        # A provider the view never saw is ignored, not added.
+        state = host(value=published(gpu0=(0, 4, 1)))
+        view.record_claim(candidate(state.uuid))
+        view.chosen[state.uuid] = 'gpu0'
+        view.record_claim(candidate(state.uuid, slots=0))
         view.record_claim(candidate(uuids.elsewhere))
-        self.assertEqual(5, view.get(uuids.gpu0).used)
-        self.assertEqual(5, view.get(uuids.gpu0).free)
-        self.assertEqual(2, view.get(uuids.gpu1).used)
-        self.assertIsNone(view.get(uuids.root))
-        self.assertIsNone(view.get(uuids.elsewhere))
+        self.assertEqual({}, view.claimed)
+        self.assertEqual(1, view.render_nodes(state)['gpu0'].used)
 
 
 class FakeReportClient:
     """Stands in for SchedulerReportClient: canned answers, recorded calls."""
 
-    def __init__(self, summaries=None, claim_ok=True):
-        self.summaries = summaries
+    def __init__(self, answer=None, claim_ok=True):
+        self.answer = answer
         self.claim_ok = claim_ok
         self.calls = []
 
     def get_allocation_candidates(self, context, resources):
         self.calls.append(('get', context.request_id, resources))
-        if self.summaries is None:
+        if self.answer is None:
             return None, None, None
-        return ['alloc-reqs'], self.summaries, '1.36'
+        return self.answer
 
     def claim_resources(self, context, consumer_uuid, alloc_request,
                         project_id, user_id, allocation_request_version,
@@ -157,7 +219,9 @@ class FakeReportClient:
 
 
 class WrapTestCase(ViewTestCase):
-    """install() wraps a report client class; fed by its two methods."""
+    """install() wraps a report client class: start a view, count claims."""
+
+    ANSWER = (['alloc-reqs'], {uuids.host1: {}}, '1.36')
 
     def setUp(self):
         super().setUp()
@@ -169,80 +233,93 @@ class WrapTestCase(ViewTestCase):
         self.useFixture(fixtures.MonkeyPatch(
             'nova.scheduler.client.report.SchedulerReportClient', Client))
         provider_view.install()
+        self.state = host(value=published(gpu0=(0, 4, 1)))
 
-    def query(self, request_id, summaries):
-        client = self.client_class(summaries)
+    def query(self, request_id, answer=ANSWER):
+        client = self.client_class(answer)
         return client.get_allocation_candidates(context(request_id), 'res')
 
-    def claim(self, request_id, alloc_request, ok=True):
+    def claim(self, request_id, ok=True):
         client = self.client_class(claim_ok=ok)
-        return client.claim_resources(context(request_id), uuids.instance,
-                                      alloc_request, 'project', 'user',
-                                      '1.36')
+        return client.claim_resources(
+            context(request_id), uuids.instance, candidate(self.state.uuid),
+            'project', 'user', '1.36')
+
+    def used(self):
+        return provider_view.current().render_nodes(self.state)['gpu0'].used
 
     def test_results_pass_through(self):
-        summaries = {uuids.gpu0: render_summary(cell=0)}
-        self.assertEqual((['alloc-reqs'], summaries, '1.36'),
-                         self.query('req-1', summaries))
-        self.assertTrue(self.claim('req-1', candidate(uuids.gpu0)))
-        self.assertFalse(self.claim('req-1', candidate(uuids.gpu0), ok=False))
+        self.assertEqual(self.ANSWER, self.query('req-1'))
+        self.assertEqual((None, None, None), self.query('req-1', None))
+        self.assertTrue(self.claim('req-1'))
+        self.assertFalse(self.claim('req-1', ok=False))
+
+    def test_start_and_current(self):
+        self.assertIsNone(provider_view.current())
+        view = provider_view.start('req-1')
+        self.assertIs(view, provider_view.current())
+        self.assertIs(view, provider_view.start('req-1'))
+        other = provider_view.start('req-2')
+        self.assertIsNot(view, other)
+        self.assertIs(other, provider_view.current())
+        self.assertEqual('req-2', other.request_id)
 
     def test_new_request_replaces_view(self):
-        self.assertIsNone(provider_view.current())
-        self.query('req-1', {uuids.gpu0: render_summary(cell=0)})
+        self.query('req-1')
         first = provider_view.current()
         self.assertEqual('req-1', first.request_id)
-        self.assertEqual({uuids.gpu0}, set(first.providers))
-        self.query('req-2', {uuids.gpu1: render_summary(cell=1)})
+        first.chosen[self.state.uuid] = 'gpu0'
+        self.query('req-2')
         second = provider_view.current()
         self.assertIsNot(first, second)
         self.assertEqual('req-2', second.request_id)
-        self.assertEqual({uuids.gpu1}, set(second.providers))
+        self.assertEqual({}, second.chosen)
 
-    def test_same_request_merges(self):
-        """Nova's second query of one request (PCPU fallback) adds up."""
-        self.query('req-1', {uuids.gpu0: render_summary(cell=0)})
+    def test_same_request_keeps_its_view(self):
+        """Nova's second query of one request (PCPU fallback)."""
+        self.query('req-1')
         first = provider_view.current()
-        self.query('req-1', {uuids.gpu1: render_summary(cell=1)})
+        first.chosen[self.state.uuid] = 'gpu0'
+        self.claim('req-1')
+        self.query('req-1')
         self.assertIs(first, provider_view.current())
-        self.assertEqual({uuids.gpu0, uuids.gpu1}, set(first.providers))
+        self.assertEqual(2, self.used())
 
     def test_request_without_id_never_merges(self):
-        self.query(None, {uuids.gpu0: render_summary(cell=0)})
+        self.query(None)
         first = provider_view.current()
-        self.query(None, {uuids.gpu1: render_summary(cell=1)})
+        self.query(None)
         self.assertIsNot(first, provider_view.current())
-        self.assertEqual({uuids.gpu1},
-                         set(provider_view.current().providers))
 
-    def test_failed_query_leaves_an_empty_view(self):
-        self.query('req-1', {uuids.gpu0: render_summary(cell=0)})
-        self.assertEqual((None, None, None), self.query('req-2', None))
-        view = provider_view.current()
-        self.assertEqual('req-2', view.request_id)
-        self.assertEqual({}, view.providers)
+    def test_failed_query_still_starts_a_view(self):
+        self.query('req-1')
+        self.query('req-2', None)
+        self.assertEqual('req-2', provider_view.current().request_id)
 
     def test_successful_claim_of_same_request_is_counted(self):
-        self.query('req-1', {uuids.gpu0: render_summary(used=1, cell=0)})
-        self.claim('req-1', candidate(uuids.gpu0))
-        self.assertEqual(2, provider_view.current().get(uuids.gpu0).used)
+        self.query('req-1')
+        provider_view.current().chosen[self.state.uuid] = 'gpu0'
+        self.claim('req-1')
+        self.assertEqual(2, self.used())
 
     def test_failed_claim_is_not_counted(self):
-        self.query('req-1', {uuids.gpu0: render_summary(used=1, cell=0)})
-        self.claim('req-1', candidate(uuids.gpu0), ok=False)
-        self.assertEqual(1, provider_view.current().get(uuids.gpu0).used)
+        self.query('req-1')
+        provider_view.current().chosen[self.state.uuid] = 'gpu0'
+        self.claim('req-1', ok=False)
+        self.assertEqual(1, self.used())
 
     def test_claim_of_another_request_is_not_counted(self):
-        self.query('req-1', {uuids.gpu0: render_summary(used=1, cell=0)})
-        self.claim('req-2', candidate(uuids.gpu0))
-        self.assertEqual(1, provider_view.current().get(uuids.gpu0).used)
+        self.query('req-1')
+        provider_view.current().chosen[self.state.uuid] = 'gpu0'
+        self.claim('req-2')
+        self.assertEqual(1, self.used())
 
     def test_claim_without_view(self):
-        self.assertTrue(self.claim('req-1', candidate(uuids.gpu0)))
+        self.assertTrue(self.claim('req-1'))
         self.assertIsNone(provider_view.current())
 
     def test_view_is_per_thread(self):
-        self.query('req-1', {uuids.gpu0: render_summary(cell=0)})
+        self.query('req-1')
         seen = []
         thread = threading.Thread(
             target=lambda: seen.append(provider_view.current()))
@@ -280,67 +357,84 @@ class InstallTestCase(testtools.TestCase):
 class LoadTestCase(ViewTestCase):
 
     def test_slots_only_when_utilisation_unknown(self):
-        self.assertAlmostEqual(0.2, provider('a', used=2).load(0.5))
-        self.assertAlmostEqual(0.2, provider('a', used=2).load(1.0))
+        self.assertAlmostEqual(0.2, node('a', used=2).load(0.5))
+        self.assertAlmostEqual(0.2, node('a', used=2).load(1.0))
 
     def test_utilisation_weighted(self):
-        gpu = provider('a', used=2, utilization=60)
+        gpu = node('a', used=2, utilization=60)
         self.assertAlmostEqual(0.4, gpu.load(0.5))
         self.assertAlmostEqual(0.2, gpu.load(0.0))
         self.assertAlmostEqual(0.6, gpu.load(1.0))
         self.assertAlmostEqual(0.8 * 0.2 + 0.2 * 0.6, gpu.load(0.2))
 
     def test_no_capacity_is_full(self):
-        self.assertEqual(1.0, provider('a', capacity=0).load(0.5))
+        self.assertEqual(1.0, node('a', capacity=0).load(0.5))
+        self.assertEqual(0, node('a', capacity=0, used=2).free)
 
-    def test_candidate_load_uses_configured_weight(self):
-        view = view_of(a=provider('a', used=2, utilization=60))
+    def test_node_load_uses_configured_weight(self):
+        gpu = node('a', used=2, utilization=60)
         self.conf.config(utilization_weight=0.5, group='gpu_numa')
-        self.assertAlmostEqual(0.4, load.candidate_load(
-            view, candidate(uuids.a)))
+        self.assertAlmostEqual(0.4, load.node_load(gpu))
         self.conf.config(utilization_weight=0.0, group='gpu_numa')
-        self.assertAlmostEqual(0.2, load.candidate_load(
-            view, candidate(uuids.a)))
+        self.assertAlmostEqual(0.2, load.node_load(gpu))
 
-    def test_candidate_load_is_the_busiest_provider(self):
-        view = view_of(a=provider('a', used=2), b=provider('b', used=7))
-        self.assertAlmostEqual(0.7, load.candidate_load(
-            view, candidate(uuids.a, uuids.b)))
-
-    def test_unknown_provider_counts_as_full(self):
-        view = view_of(a=provider('a', used=2))
-        self.assertEqual(1.0, load.candidate_load(
-            view, candidate(uuids.unknown)))
-        self.assertEqual(1.0, load.candidate_load(view, candidate()))
+    def test_unknown_node_counts_as_full(self):
+        self.assertEqual(1.0, load.node_load(None))
 
 
-class OrderCandidatesTestCase(ViewTestCase):
+class RankTestCase(ViewTestCase):
+    """Which render node, and which cell, the scheduler prefers."""
 
     def setUp(self):
         super().setUp()
-        self.view = view_of(a=provider('a', used=5), b=provider('b', used=1),
-                            c=provider('c', used=3), d=provider('d', used=1))
-        self.candidates = [candidate(getattr(uuids, name))
-                           for name in 'abcd']
+        # Cell 0: a (5 used), b (1); cell 1: c (3); cell 2: d (1), full e;
+        # a render node of unknown cell.
+        self.nodes = nodes_of(
+            node('a', 0, used=5), node('b', 0, used=1),
+            node('c', 1, used=3), node('d', 2, used=1),
+            node('e', 2, used=10), node('x', None, used=0))
 
-    def order(self, multiplier):
-        ordered = load.order_candidates(self.view, self.candidates,
-                                        multiplier)
-        by_uuid = {getattr(uuids, name): name for name in 'abcd'}
-        return ''.join(by_uuid[next(iter(request.render_providers(c)))]
-                       for c in ordered)
+    def cells(self, multiplier, amount=1):
+        return [(cell, n.key) for cell, n in load.ranked_cells(
+            self.nodes, amount, multiplier)]
 
-    def test_positive_least_loaded_first(self):
-        # b and d tie: Placement's order between them is kept.
-        self.assertEqual('bdca', self.order(10.0))
+    def test_spread_least_loaded_first(self):
+        # b and d tie: the key breaks it, the same in every worker.
+        self.assertEqual([(0, 'b'), (2, 'd'), (1, 'c')], self.cells(10.0))
+        # Zero: as spreading.
+        self.assertEqual(self.cells(10.0), self.cells(0))
 
-    def test_negative_most_loaded_first(self):
-        self.assertEqual('acbd', self.order(-0.5))
+    def test_pack_most_loaded_with_room_first(self):
+        # e is full; x has no cell but is the idlest: never ranked.
+        self.assertEqual([(0, 'a'), (1, 'c'), (2, 'd')], self.cells(-0.5))
+        self.assertEqual('a', load.preferred_node(self.nodes, 1, -1).key)
 
-    def test_zero_keeps_placement_order(self):
-        ordered = load.order_candidates(self.view, self.candidates, 0)
-        self.assertEqual('abcd', self.order(0))
-        self.assertIsNot(self.candidates, ordered)
+    def test_amount(self):
+        self.assertEqual([(0, 'b'), (2, 'd'), (1, 'c')], self.cells(1, 7))
+        self.assertEqual([(0, 'b'), (2, 'd')], self.cells(1, 9))
+        self.assertEqual([(0, 'b'), (2, 'd')], self.cells(-1, 9))
+        self.assertEqual([], self.cells(1, 11))
+        self.assertIsNone(load.preferred_node(self.nodes, 11, 1.0))
+
+    def test_preferred_node_of_a_cell(self):
+        self.assertEqual('b', load.preferred_node(self.nodes, 1, 1.0, 0).key)
+        self.assertEqual('a', load.preferred_node(self.nodes, 1, -1, 0).key)
+        self.assertEqual('d', load.preferred_node(self.nodes, 1, -1, 2).key)
+        self.assertIsNone(load.preferred_node(self.nodes, 1, 1.0, 3))
+
+    def test_any_cell_includes_unknown_cells(self):
+        """A split claim may use a node of unknown cell; a pin may not."""
+        self.assertEqual('x', load.preferred_node(self.nodes, 1, 1.0).key)
+        self.assertNotIn(None, [cell for cell, _ in self.cells(1.0)])
+
+    def test_utilisation_counts(self):
+        self.conf.config(utilization_weight=1.0, group='gpu_numa')
+        nodes = nodes_of(node('a', 0, used=0, utilization=90),
+                         node('b', 1, used=5, utilization=10))
+        self.assertEqual([1, 0], [cell for cell, _ in load.ranked_cells(
+            nodes, 1, 1.0)])
+        self.assertEqual([0, 1], [cell for cell, _ in load.ranked_cells(
+            nodes, 1, -1.0)])
 
 
 class MultiplierTestCase(ViewTestCase):
@@ -415,7 +509,7 @@ class RenderSlotsRequestedTestCase(testtools.TestCase):
                 extra_specs=None))))
 
     def test_render_providers_of_candidate(self):
-        found = request.render_providers(candidate(uuids.a, uuids.b,
-                                                   slots=2))
-        self.assertEqual({uuids.a: 2, uuids.b: 2}, found)
-        self.assertEqual({}, request.render_providers(candidate()))
+        self.assertEqual({uuids.root: 2}, request.render_providers(
+            candidate(uuids.root, slots=2)))
+        self.assertEqual({}, request.render_providers(
+            candidate(uuids.root, slots=0)))

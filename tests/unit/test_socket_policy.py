@@ -9,7 +9,6 @@ import logging
 import types
 
 import fixtures
-from nova.compute import provider_tree
 from nova import exception
 from nova import objects
 from nova.virt import hardware
@@ -41,16 +40,16 @@ class SocketTokensTestCase(testtools.TestCase):
     def test_cells_carry_their_socket_token(self):
         topology = two_sockets(pinning.host_topology(n_cells=4))
         self.assertEqual(
-            [{names.cell_token(0), names.socket_token(0)},
-             {names.cell_token(1), names.socket_token(0)},
-             {names.cell_token(2), names.socket_token(1)},
-             {names.cell_token(3), names.socket_token(1)}],
+            [{names.cell_token(0), names.socket_token(0), names.PACK_TOKEN},
+             {names.cell_token(1), names.socket_token(0), names.PACK_TOKEN},
+             {names.cell_token(2), names.socket_token(1), names.PACK_TOKEN},
+             {names.cell_token(3), names.socket_token(1), names.PACK_TOKEN}],
             [cell.network_metadata.physnets for cell in topology.cells])
 
     def test_cell_without_socket_gets_no_socket_token(self):
         topology = two_sockets(pinning.host_topology(n_cells=2),
                                sockets=(None, 0))
-        self.assertEqual({names.cell_token(0)},
+        self.assertEqual({names.cell_token(0), names.PACK_TOKEN},
                          topology.cells[0].network_metadata.physnets)
         # An object from before NUMACell had the field: no socket either.
         cell = objects.NUMACell(id=5)
@@ -158,18 +157,10 @@ class NovaFitWithSocketLimitsTestCase(testtools.TestCase):
 class SocketFilterTestCase(fw.PluginTestCase):
     """filter_all: own cell first, else a sibling cell of the GPU's socket."""
 
-    def setUp(self):
-        super().setUp()
-        self.view = self.set_view()
-
     def host(self, name='host1', usage=None, gpus=(('gpu1', 1),),
              sockets=(0, 0, 1, 1)):
-        """A 2x2 host; ``gpus``: (provider name, cell, used slots)."""
-        for gpu in gpus:
-            self.view.providers[getattr(uuids, gpu[0])] = (
-                fw.render_provider(*gpu))
-        state = fw.host_state(name, usage=usage,
-                              gpus=[gpu[0] for gpu in gpus])
+        """A 2x2 host; ``gpus``: (render node, cell[, used slots])."""
+        state = fw.host_state(name, usage=usage, gpus=list(gpus))
         two_sockets(state.numa_topology, sockets)
         return state
 
@@ -183,7 +174,8 @@ class SocketFilterTestCase(fw.PluginTestCase):
         state = self.host()
         self.assertEqual([state], self.filter.filter_all(
             [state], fw.spec(policy=SOCKET)))
-        self.assertEqual({names.cell_token(1)}, self.pinned_physnets(state))
+        self.assertEqual({names.cell_token(1)}, self.pins(state))
+        self.assertEqual('gpu1', self.chosen(state))
         self.assertEqual([1], self.fitted_cells(state))
         self.assertEqual([], self.lines('INFO'))
 
@@ -191,8 +183,8 @@ class SocketFilterTestCase(fw.PluginTestCase):
         state = self.host(usage={1: (0, FULL)})
         self.assertEqual([state], self.filter.filter_all(
             [state], fw.spec(policy=SOCKET)))
-        self.assertEqual({names.socket_token(0)},
-                         self.pinned_physnets(state))
+        self.assertEqual({names.socket_token(0)}, self.pins(state))
+        self.assertEqual('gpu1', self.chosen(state))
         self.assertEqual([0], self.fitted_cells(state))
         info, = self.lines('INFO')
         self.assertIn('%s=socket' % names.AFFINITY_POLICY_KEY, info)
@@ -222,28 +214,44 @@ class SocketFilterTestCase(fw.PluginTestCase):
         colocating = self.host('hostA', gpus=(('a1', 1, 9),))
         self.assertEqual([colocating], self.filter.filter_all(
             [on_socket, colocating], fw.spec(policy=SOCKET)))
-        self.assertEqual({names.cell_token(1)},
-                         self.pinned_physnets(colocating))
+        self.assertEqual({names.cell_token(1)}, self.pins(colocating))
 
     def test_own_cell_gpu_before_sibling_gpu_on_one_host(self):
-        """gpu1's cell is full, gpu2's cell fits: only gpu2 is kept."""
+        """gpu1's cell is full, gpu2's cell fits: gpu2, pinned to its cell."""
         state = self.host(usage={1: (0, FULL)},
                           gpus=(('gpu1', 1, 0), ('gpu2', 2, 5)))
         self.assertEqual([state], self.filter.filter_all(
             [state], fw.spec(policy=SOCKET)))
-        self.assertEqual(['gpu2'], fw.gpus_of(state))
-        self.assertEqual({names.cell_token(2)}, self.pinned_physnets(state))
+        self.assertEqual('gpu2', self.chosen(state))
+        self.assertEqual({names.cell_token(2)}, self.pins(state))
 
-    def test_socket_candidates_by_load_limits_of_the_first(self):
+    def test_socket_of_the_least_loaded_gpu_with_room(self):
         state = self.host(usage={1: (0, FULL), 2: (0, FULL)},
                           gpus=(('gpu1', 1, 5), ('gpu2', 2, 1),
                                 ('full', 3, 10)))
         self.assertEqual([state], self.filter.filter_all(
             [state], fw.spec(policy=SOCKET)))
-        self.assertEqual(['gpu2', 'gpu1'], fw.gpus_of(state))
-        self.assertEqual({names.socket_token(1)},
-                         self.pinned_physnets(state))
+        self.assertEqual('gpu2', self.chosen(state))
+        self.assertEqual({names.socket_token(1)}, self.pins(state))
         self.assertEqual([3], self.fitted_cells(state))
+
+    def test_next_gpu_when_its_socket_is_full(self):
+        state = self.host(usage={0: (0, FULL), 1: (0, FULL), 2: (0, FULL)},
+                          gpus=(('gpu1', 1, 0), ('gpu2', 2, 5)))
+        self.assertEqual([state], self.filter.filter_all(
+            [state], fw.spec(policy=SOCKET)))
+        self.assertEqual('gpu2', self.chosen(state))
+        self.assertEqual({names.socket_token(1)}, self.pins(state))
+        self.assertEqual([3], self.fitted_cells(state))
+
+    def test_packing_travels_with_the_socket_limits(self):
+        self.conf.config(weight_multiplier=-1.0, group='gpu_numa')
+        state = self.host(usage={1: (0, FULL)})
+        self.assertEqual([state], self.filter.filter_all(
+            [state], fw.spec(policy=SOCKET)))
+        self.assertEqual({names.socket_token(0), names.PACK_TOKEN},
+                         self.pinned_physnets(state))
+        self.assertEqual([0], self.fitted_cells(state))
 
     def test_real_physnets_and_ratios_kept(self):
         state = self.host(usage={1: (0, FULL)})
@@ -280,64 +288,57 @@ class SocketFilterTestCase(fw.PluginTestCase):
         state = self.host(usage={1: (0, FULL)})
         self.assertEqual([state], self.filter.filter_all(
             [state], fw.spec(policy=SOCKET, **guest)))
-        self.assertEqual({names.socket_token(0)},
-                         self.pinned_physnets(state))
+        self.assertEqual({names.socket_token(0)}, self.pins(state))
         cells = self.fitted_cells(state, fw.spec(**guest))
         self.assertIn(0, cells)
         self.assertNotIn(1, cells)
 
 
 class SocketClaimTestCase(testtools.TestCase):
-    """The claim: the render node's cell, else its socket, never beyond."""
+    """The claim: a render node's cell, else its socket, never beyond."""
 
     def setUp(self):
         super().setUp()
         self.log = self.useFixture(fixtures.FakeLogger(
-            level=logging.INFO, format='%(levelname)s %(message)s'))
-        tree = provider_tree.ProviderTree()
-        tree.new_root(pinning.NODENAME, uuids.compute1)
-        tree.new_child('compute1_gpu', pinning.NODENAME, uuid=uuids.gpu)
-        tree.update_inventory('compute1_gpu', {pinning.RC: {'total': 8}})
-        tree.update_traits('compute1_gpu', [names.numa_trait(1)])
+            name='nova_gpu_numa_sched', level=logging.INFO,
+            format='%(levelname)s %(message)s'))
         self.topology = two_sockets(pinning.host_topology(n_cells=4))
-        self.tracker = pinning.FakeTracker(tree, self.topology)
-        self.allocations = {uuids.gpu: {'resources': {pinning.RC: 1}}}
+        self.tracker = self.make_tracker([pinning.gpu('gpu1', 1)])
 
-    def record(self):
-        """The compute node record the real tracker claims against."""
-        self.tracker.compute_nodes[pinning.NODENAME].numa_topology = (
-            self.topology._to_json())
+    def make_tracker(self, nodes):
+        return pinning.Tracker(nodes, topology=self.topology)
 
     def instance(self, chosen=SOCKET):
-        return objects.Instance(
-            uuid=uuids.instance, numa_topology=pinning.guest_topology(),
-            flavor=objects.Flavor(name='phone', extra_specs={
-                'hw:numa_nodes': '1', names.AFFINITY_POLICY_KEY: chosen}))
+        return pinning.instance(chosen)
 
-    def claim(self, chosen=SOCKET):
-        self.record()
-        return self.tracker.instance_claim(
-            None, self.instance(chosen), pinning.NODENAME, self.allocations)
+    def claim(self, chosen=SOCKET, tracker=None):
+        tracker = tracker or self.tracker
+        tracker.sync()
+        return tracker.instance_claim(
+            None, self.instance(chosen), pinning.NODENAME,
+            pinning.allocations())
 
-    def physnets(self):
-        return [limits['numa_topology'].network_metadata.physnets
-                for limits in self.tracker.calls]
+    def pins(self, tracker=None):
+        return [{p for p in pinning.physnets(limits)
+                 if names.is_pin_token(p)}
+                for limits in (tracker or self.tracker).calls]
 
     def test_own_cell_when_it_fits(self):
         self.claim()
-        self.assertEqual([{names.cell_token(1)}], self.physnets())
-        self.assertEqual([[1]], self.tracker.claimed)
+        self.assertEqual([{names.cell_token(1)}], self.pins())
+        self.assertEqual([([1], ['gpu1#slot0'])], self.tracker.claimed)
         self.assertEqual('', self.log.output)
 
     def test_sibling_cell_when_own_cell_full(self):
         self.topology.cells[1].memory_usage = 4096
         self.claim()
         self.assertEqual([{names.cell_token(1)}, {names.socket_token(0)}],
-                         self.physnets())
-        self.assertEqual([[0]], self.tracker.claimed)
+                         self.pins())
+        self.assertEqual([([0], ['gpu1#slot0'])], self.tracker.claimed)
         info, = self.log.output.splitlines()
-        for word in ('INFO', uuids.instance, 'NUMA cell 1', 'socket 0',
-                     '%s=socket' % names.AFFINITY_POLICY_KEY):
+        for word in ('INFO', uuids.instance, 'cell 1', 'socket 0',
+                     '%s=socket' % names.AFFINITY_POLICY_KEY,
+                     'render node /dev/dri/gpu1'):
             self.assertIn(word, info)
 
     def test_never_outside_the_socket(self):
@@ -348,7 +349,34 @@ class SocketClaimTestCase(testtools.TestCase):
         self.assertEqual([], self.tracker.claimed)
         # The same host takes a preferred phone on socket 1.
         self.claim(names.POLICY_PREFERRED)
-        self.assertIn(self.tracker.claimed[0], ([2], [3]))
+        self.assertIn(self.tracker.claimed[0][0], ([2], [3]))
+
+    def test_every_render_cell_before_any_socket(self):
+        """A GPU whose own cell fits beats a sibling of the first GPU."""
+        tracker = self.make_tracker([pinning.gpu('gpu1', 1),
+                                     pinning.gpu('gpu2', 2)])
+        tracker._add_assigned_resources([objects.Resource(
+            provider_uuid=uuids.compute1, resource_class=pinning.RC,
+            identifier='gpu2#slot0')])
+        self.topology.cells[1].memory_usage = 4096
+        self.claim(tracker=tracker)
+        self.assertEqual([{names.cell_token(1)}, {names.cell_token(2)}],
+                         self.pins(tracker))
+        self.assertEqual([([2], ['gpu2#slot1'])], tracker.claimed)
+        self.assertEqual('', self.log.output)
+
+    def test_socket_of_the_next_render_node(self):
+        """The first GPU's socket is full: the second GPU's socket."""
+        tracker = self.make_tracker([pinning.gpu('gpu1', 1),
+                                     pinning.gpu('gpu2', 2)])
+        for cell in (0, 1, 2):
+            self.topology.cells[cell].memory_usage = 4096
+        self.claim(tracker=tracker)
+        self.assertEqual(
+            [{names.cell_token(1)}, {names.cell_token(2)},
+             {names.socket_token(0)}, {names.socket_token(1)}],
+            self.pins(tracker))
+        self.assertEqual([([3], ['gpu2#slot0'])], tracker.claimed)
 
     def test_required_does_not_retry(self):
         self.topology.cells[1].memory_usage = 4096
@@ -375,24 +403,22 @@ class SocketClaimTestCase(testtools.TestCase):
     def test_no_render_slot_no_retry(self):
         for cell in self.topology.cells:
             cell.memory_usage = 4096
-        self.record()
-        limits = {'numa_topology': objects.NUMATopologyLimits(
-            cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)}
+        self.tracker.sync()
+        limits = pinning.scheduler_limits()
         self.assertRaises(
             exception.ComputeResourcesUnavailable,
             self.tracker.instance_claim, None, self.instance(),
-            pinning.NODENAME, {uuids.compute1: {'resources': {'VCPU': 1}}},
-            limits)
+            pinning.NODENAME, pinning.allocations(0), limits)
         self.assertEqual([limits], self.tracker.calls)
 
     def test_move_follows_the_new_flavor(self):
         self.topology.cells[1].memory_usage = 4096
-        self.record()
+        self.tracker.sync()
         flavor = self.instance().flavor
         self.tracker._move_claim(
             None, self.instance(names.POLICY_REQUIRED), flavor,
-            pinning.NODENAME, None, self.allocations, limits=None)
-        self.assertEqual([[0]], self.tracker.claimed)
+            pinning.NODENAME, None, pinning.allocations(), limits=None)
+        self.assertEqual([([0], ['gpu1#slot0'])], self.tracker.claimed)
 
 
 class SocketGuestCheckTestCase(testtools.TestCase):

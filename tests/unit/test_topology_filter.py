@@ -3,7 +3,6 @@
 import copy
 import random
 import threading
-import types
 
 import fixtures
 
@@ -11,7 +10,6 @@ from nova import objects
 from nova.objects import fields
 from nova.scheduler.filters import numa_topology_filter
 from nova.virt import hardware
-from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_gpu_numa_sched import cell_limits
 from nova_gpu_numa_sched import filters
@@ -59,14 +57,10 @@ class TopologyFilterTestCase(helpers.PluginTestCase):
 
     def hosts(self):
         """Two hosts: GPUs on cells 0 and 2; cell 0 of host1 is full."""
-        self.set_view(helpers.render_provider('gpu0', 0),
-                      helpers.render_provider('gpu1', 2),
-                      helpers.render_provider('gpu2', 0),
-                      helpers.render_provider('gpu3', 2))
         return [
             helpers.host_state('host1', usage={0: (16, 4096)},
-                               gpus=['gpu0', 'gpu1']),
-            helpers.host_state('host2', gpus=['gpu2', 'gpu3']),
+                               gpus=[('gpu0', 0), ('gpu1', 2)]),
+            helpers.host_state('host2', gpus=[('gpu2', 0), ('gpu3', 2)]),
         ]
 
     def run_pair(self, states, spec_obj):
@@ -120,7 +114,8 @@ class RenderRequestTest(TopologyFilterTestCase):
         self.assertEqual(snapshot(pair), snapshot(plugin))
         by_host = {s.host: s for s in plugin}
         # host1's cell 0 is full: only its GPU on cell 2 is left.
-        self.assertEqual(['gpu1'], helpers.gpus_of(by_host['host1']))
+        self.assertEqual('gpu1', self.chosen(by_host['host1']))
+        self.assertEqual('gpu2', self.chosen(by_host['host2']))
         self.assertEqual({names.cell_token(2)}, set(
             by_host['host1'].limits['numa_topology'].network_metadata
             .physnets))
@@ -170,7 +165,7 @@ class RenderRequestTest(TopologyFilterTestCase):
         host1, host2 = self.hosts()
         spec_obj = render_spec(vcpus=2, memory_mb=1024)
         self.assertTrue(self.topology_filter.host_passes(host1, spec_obj))
-        self.assertEqual(['gpu1'], helpers.gpus_of(host1))
+        self.assertEqual('gpu1', self.chosen(host1))
         self.assertTrue(self.topology_filter.host_passes(
             host2, plain_spec()))
 
@@ -330,29 +325,14 @@ class CellFitTest(helpers.PluginTestCase):
         self.assertEqual(0, seen['memo'].hits)
         self.assertIs(first, provider_view.current())
         # A new request in this thread starts with an empty memo.
-        provider_view.record_candidates('req-3', None, None)
+        provider_view.start('req-3')
         self.assertIsNone(provider_view.current().fit_memo)
+        # The same request (Nova's second query) keeps its memo.
+        cell_fit.fits(helpers.host_state(), spec_obj, 0, {})
+        memo = provider_view.current().fit_memo
+        provider_view.start('req-3')
+        self.assertIs(memo, provider_view.current().fit_memo)
 
     def test_without_a_view_still_answers(self):
         self.assertTrue(cell_fit.fits(
             helpers.host_state(), render_spec(), 0, {}))
-
-
-class RecordCandidatesTest(helpers.PluginTestCase):
-
-    def resources(self, slots):
-        groups = {'VCPU': 1}
-        if slots:
-            groups[names.RESOURCE_CLASS] = slots
-        # What the wrap reads of Nova's ResourceRequest.
-        return types.SimpleNamespace(merged_resources=lambda: groups)
-
-    def test_query_without_render_slot_keeps_no_providers(self):
-        summaries = {uuids.gpu: {'resources': {names.RESOURCE_CLASS: {
-            'capacity': 8, 'used': 1}}, 'traits': [names.numa_trait(1)]}}
-        view = provider_view.record_candidates(
-            'req-9', self.resources(0), summaries)
-        self.assertEqual({}, view.providers)
-        view = provider_view.record_candidates(
-            'req-9', self.resources(1), summaries)
-        self.assertEqual(1, view.get(uuids.gpu).cell)

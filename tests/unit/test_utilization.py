@@ -242,23 +242,17 @@ class BucketTestCase(testtools.TestCase):
     def test_width_must_be_positive(self):
         self.assertRaises(ValueError, utilization.bucket, 50, 0)
 
-    def test_load_trait_for(self):
-        self.assertEqual(
-            'CUSTOM_GPU_LOAD_30',
-            utilization.load_trait_for(
-                utilization.GpuUtilization(37.0, 12.0), 10))
-        self.assertEqual(
-            'CUSTOM_GPU_LOAD_100',
-            utilization.load_trait_for(
-                utilization.GpuUtilization(None, 100.0), 10))
-        self.assertEqual(
-            'CUSTOM_GPU_LOAD_0',
-            utilization.load_trait_for(
-                utilization.GpuUtilization(4.0, None), 5))
+    def test_load_bucket_for(self):
+        self.assertEqual(30, utilization.load_bucket_for(
+            utilization.GpuUtilization(37.0, 12.0), 10))
+        self.assertEqual(100, utilization.load_bucket_for(
+            utilization.GpuUtilization(None, 100.0), 10))
+        self.assertEqual(0, utilization.load_bucket_for(
+            utilization.GpuUtilization(4.0, None), 5))
 
-    def test_load_trait_for_unknown(self):
-        self.assertIsNone(utilization.load_trait_for(None, 10))
-        self.assertIsNone(utilization.load_trait_for(
+    def test_load_bucket_for_unknown(self):
+        self.assertIsNone(utilization.load_bucket_for(None, 10))
+        self.assertIsNone(utilization.load_bucket_for(
             utilization.GpuUtilization(None, None), 10))
 
 
@@ -294,41 +288,49 @@ class LoadBucketsTestCase(testtools.TestCase):
     def reading(self, percent):
         return utilization.GpuUtilization(percent, None)
 
-    def test_trait_follows_the_damped_bucket(self):
+    def test_bucket_is_damped(self):
         buckets = utilization.LoadBuckets()
-        seen = [buckets.traits({'a': self.reading(p)}, 10, 5)['a']
+        seen = [buckets.buckets({'a': self.reading(p)}, 10, 5)['a']
                 for p in (38, 41, 39, 43, 46, 44, 41, 36)]
-        self.assertEqual(['CUSTOM_GPU_LOAD_30'] * 4 +
-                         ['CUSTOM_GPU_LOAD_40'] * 4, seen)
+        self.assertEqual([30] * 4 + [40] * 4, seen)
 
     def test_undamped_changes_on_every_crossing(self):
         buckets = utilization.LoadBuckets()
-        seen = [buckets.traits({'a': self.reading(p)}, 10, 0)['a']
+        seen = [buckets.buckets({'a': self.reading(p)}, 10, 0)['a']
                 for p in (38, 41, 39, 43)]
-        self.assertEqual(['CUSTOM_GPU_LOAD_30', 'CUSTOM_GPU_LOAD_40',
-                          'CUSTOM_GPU_LOAD_30', 'CUSTOM_GPU_LOAD_40'], seen)
+        self.assertEqual([30, 40, 30, 40], seen)
 
-    def test_unknown_reading_drops_trait_and_history(self):
+    def test_unknown_reading_drops_bucket_and_history(self):
         buckets = utilization.LoadBuckets()
-        buckets.traits({'a': self.reading(38)}, 10, 5)
-        self.assertEqual({'a': None}, buckets.traits({'a': None}, 10, 5))
+        buckets.buckets({'a': self.reading(38)}, 10, 5)
+        self.assertEqual({'a': None}, buckets.buckets({'a': None}, 10, 5))
         # Afresh: 41 is bucket 40, not the 30 held before.
-        self.assertEqual({'a': 'CUSTOM_GPU_LOAD_40'},
-                         buckets.traits({'a': self.reading(41)}, 10, 5))
-        self.assertEqual({'a': None}, buckets.traits(
+        self.assertEqual({'a': 40},
+                         buckets.buckets({'a': self.reading(41)}, 10, 5))
+        self.assertEqual({'a': None}, buckets.buckets(
             {'a': utilization.GpuUtilization(None, None)}, 10, 5))
 
     def test_render_nodes_are_independent_and_forgotten(self):
         buckets = utilization.LoadBuckets()
-        buckets.traits({'a': self.reading(38), 'b': self.reading(61)}, 10, 5)
+        buckets.buckets({'a': self.reading(38), 'b': self.reading(61)}, 10, 5)
         self.assertEqual(
-            {'a': 'CUSTOM_GPU_LOAD_30', 'b': 'CUSTOM_GPU_LOAD_60'},
-            buckets.traits({'a': self.reading(42), 'b': self.reading(58)},
-                           10, 5))
+            {'a': 30, 'b': 60},
+            buckets.buckets({'a': self.reading(42), 'b': self.reading(58)},
+                            10, 5))
         # 'a' vanishes; when it returns it starts afresh.
-        buckets.traits({'b': self.reading(58)}, 10, 5)
-        self.assertEqual({'a': 'CUSTOM_GPU_LOAD_40'},
-                         buckets.traits({'a': self.reading(42)}, 10, 5))
+        buckets.buckets({'b': self.reading(58)}, 10, 5)
+        self.assertEqual({'a': 40},
+                         buckets.buckets({'a': self.reading(42)}, 10, 5))
+
+    def test_traits_name_the_buckets(self):
+        """The trait names of earlier releases, from the same buckets."""
+        buckets = utilization.LoadBuckets()
+        self.assertEqual(
+            {'a': 'CUSTOM_GPU_LOAD_30', 'b': None},
+            buckets.traits({'a': self.reading(38), 'b': None}, 10, 5))
+        # The same history: 41 stays in bucket 30.
+        self.assertEqual({'a': 30}, buckets.buckets(
+            {'a': self.reading(41)}, 10, 5))
 
 
 class FakeNVMLError(Exception):
