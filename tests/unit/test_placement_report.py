@@ -130,8 +130,8 @@ class PlacementReportTestCase(testtools.TestCase):
         self.assertEqual(set(slots(AMD.key, 0, 1, 3)), set(reported))
         # total covers the held slot; only 2 may be allocated.
         self.assertEqual((3, 1, 3), self.inventory())
-        self.assertIn('WARNING 1 render slot(s) in use on compute1 are on '
-                      'render nodes that vanished or have fewer slots',
+        self.assertIn('WARNING Render node /dev/dri/renderD128 now has 2 '
+                      'slot(s) but 1 are in use outside that range',
                       self.log.output)
         # Once freed, the inventory shrinks to the configured slots.
         self.update([gpu(AMD.key, 1, 2)], held=slots(AMD.key, 0))
@@ -150,7 +150,8 @@ class PlacementReportTestCase(testtools.TestCase):
         # The vanished GPU's traits go; the instance's slot stays.
         self.assertNotIn('CUSTOM_GPU_VENDOR_1002',
                          self.tree.data(NODENAME).traits)
-        self.assertIn('WARNING 1 render slot(s) in use', self.log.output)
+        self.assertIn('WARNING Render node 0000:83:00.0 is gone or '
+                      'deselected but 1 slot(s) are in use', self.log.output)
         # When the GPU comes back, its slots are usable again.
         self.update([AMD, PANFROST], held=held)
         self.assertEqual((6, 0, 6), self.inventory())
