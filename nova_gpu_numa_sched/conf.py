@@ -20,10 +20,11 @@ gpu_numa_opts = [
         help="""
 How many guests one render node may serve at once.
 
-Each render node is reported to Placement as a child resource provider with
-this many ``CUSTOM_GPU_RENDER_SLOT`` units, unless a ``device_spec`` entry
-gives its own ``slots``. Lowering it below the number of guests already using
-a GPU reserves the excess instead of failing, so no allocation is orphaned.
+Each render node adds this many ``CUSTOM_GPU_RENDER_SLOT`` units to the
+compute node's resource provider in Placement, unless a ``device_spec``
+entry gives its own ``slots``. Lowering it below the number of guests
+already using a GPU reserves the excess instead of failing, so no
+allocation is orphaned.
 """),
     cfg.MultiStrOpt(
         'device_spec',
@@ -52,7 +53,8 @@ Multiplier of the GPU load weigher and of the order of GPUs within a host.
 
 Positive values prefer the least loaded GPU (spread); negative values prefer
 the most loaded GPU that still has a free slot (pack), so that idle GPUs can
-be powered down. Host aggregate metadata ``gpu_numa_weight_multiplier``
+be powered down. The scheduler tells the compute claim which way to choose
+the render node. Host aggregate metadata ``gpu_numa_weight_multiplier``
 overrides it per aggregate. Nova normalises each weigher to 0..1 before the
 multiplier applies: to dominate the default RAM, CPU and disk weighers, use a
 value larger than the sum of their multipliers.
@@ -75,10 +77,11 @@ is weighed by slot usage alone. 0 ignores measured utilisation.
         min=1,
         max=100,
         help="""
-Width of the utilisation buckets reported as ``CUSTOM_GPU_LOAD_<N>`` traits.
+Width of the utilisation buckets of the render nodes' load, in percent.
 
-Coarse buckets keep the traits of a render node's provider from changing on
-every periodic update.
+nova-compute publishes each render node's load as the lower bound of its
+bucket in the compute node's stats, which the scheduler reads. Coarse
+buckets keep the published load from changing on every periodic update.
 """),
     cfg.FloatOpt(
         'load_bucket_hysteresis_percent',
@@ -86,14 +89,14 @@ every periodic update.
         min=0.0,
         max=100.0,
         help="""
-Hysteresis of the ``CUSTOM_GPU_LOAD_<N>`` trait, in utilisation percent.
+Hysteresis of a render node's load bucket, in utilisation percent.
 
 A render node keeps its load bucket until the reading leaves that bucket by
-more than this margin (bucket 30 with width 10 and margin 5: the trait
-changes below 25 % or from 45 % on). Every change of the trait bumps the
-provider's generation, and a claim that races the write is retried by
-Placement, so a reading that jitters around a bucket boundary should not
-change the trait each update. 0 reports the bucket of every reading.
+more than this margin (bucket 30 with width 10 and margin 5: the bucket
+changes below 25 % or from 45 % on), so that a reading that jitters around a
+bucket boundary does not change the published load, and the GPU the
+scheduler and the compute claim prefer, on every update. 0 publishes the
+bucket of every reading.
 """),
 ]
 
