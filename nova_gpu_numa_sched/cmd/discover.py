@@ -2,7 +2,7 @@
 
 Runs the compute driver's own steps over its own libvirt connection
 (``[libvirt] connection_uri``): discovery, ``[gpu_numa] device_spec``,
-utilisation, provider names and traits. Nothing is written anywhere.
+utilisation, slots and traits. Nothing is written anywhere.
 ``--instances`` adds the GPU use of each running instance (``instances``).
 """
 
@@ -179,8 +179,7 @@ def collect(conn, conf, uri=None, sysfs_root='/sys', proc_root='/proc',
             'cell_source': result.numa_source[node.key],
             'slots': node.slots,
             'utilization_percent': util.percent if util else None,
-            'provider_name': placement_report.provider_name(
-                hostname, node.key),
+            'compute_node': hostname,
             'load_bucket': bucket,
             'traits': sorted(placement_report.node_traits(node)),
         })
@@ -224,8 +223,10 @@ def render_table(data):
          for n in data['render_nodes']]))
     for node in data['render_nodes']:
         lines.append('')
-        lines.append('%s -> provider %s' % (node['devnode'],
-                                            node['provider_name']))
+        lines.append('%s -> %d slot(s) %s on compute node %s' % (
+            node['devnode'], node['slots'] or 0,
+            placement_report.slot_pattern(node['key']),
+            node['compute_node']))
         lines.extend(textwrap.wrap(
             ' '.join(node['traits']), 78, initial_indent='  traits: ',
             subsequent_indent='          '))

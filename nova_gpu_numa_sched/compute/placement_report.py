@@ -38,6 +38,11 @@ def slot_identifier(node_key, index):
     return '%s%s%d' % (node_key, _SLOT_SEPARATOR, index)
 
 
+def slot_pattern(node_key):
+    """How a render node's slot identifiers look, for people."""
+    return '%s%s<N>' % (node_key, _SLOT_SEPARATOR)
+
+
 def parse_slot(identifier):
     """Return (render node key, slot index) of a slot identifier."""
     key, _, index = identifier.rpartition(_SLOT_SEPARATOR)

@@ -328,7 +328,8 @@ class DeviceSpecTest(ColocationScenarioBase):
             self.computes['host1'].driver._host.get_connection(), CONF,
             sysfs_root=self.sysfs_root)
         self.assertEqual(list(self.render_providers('host1')),
-                         [n['provider_name'] for n in data['render_nodes']])
+                         [placement_report.provider_name('host1', n['key'])
+                          for n in data['render_nodes']])
         self.assertEqual(
             [(on_3.devnode, device_spec.LEFT_NOT_A_HOST_CELL)],
             [(left['devnode'], left['reason'])

@@ -90,10 +90,10 @@ class DiscoverCommandTest(DiscoverTestBase):
             [(n['devnode'], n['pci_address'], n['cell'], n['cell_source'],
               n['slots']) for n in data['render_nodes']])
         d128 = nodes['/dev/dri/renderD128']
-        self.assertEqual('%s_render_0000:03:00.0' % data['host'],
-                         d128['provider_name'])
-        self.assertEqual(['CUSTOM_GPU_PRODUCT_73BF', 'CUSTOM_GPU_VENDOR_1002',
-                          'CUSTOM_NUMA_NODE_0', 'OWNER_NOVA'],
+        self.assertEqual(data['host'], d128['compute_node'])
+        # Cell, load and slots are nova-compute's; Placement gets the
+        # slots and these traits on the compute node's provider.
+        self.assertEqual(['CUSTOM_GPU_PRODUCT_73BF', 'CUSTOM_GPU_VENDOR_1002'],
                          d128['traits'])
         self.assertEqual(('0x1002', '0x73bf', None),
                          (d128['vendor_id'], d128['product_id'],
@@ -132,7 +132,7 @@ class DiscoverCommandTest(DiscoverTestBase):
         self.assertIn(['/dev/dri/renderD130', '0000:c1:00.0', '8086:56a0',
                        '0', 'single-cell', '4', '-'],
                       [line.split() for line in lines])
-        self.assertIn('-> provider ', out)
+        self.assertIn('slot(s) 0000:03:00.0#slot<N> on compute node ', out)
         self.assertTrue(all(len(line) <= 80 for line in lines), out)
 
     def test_prometheus(self):
@@ -529,8 +529,8 @@ class ConsoleScriptTest(DiscoverTestBase):
         checks = {c['check']: c for c in json.loads(result.stdout)['checks']}
         self.assertEqual(
             ['Nova version', 'Scheduler filter', 'Load weigher',
-             'Compute driver', 'Render flavors', 'Provider cell traits',
-             'CPU sockets'],
+             'Compute driver', 'Render flavors', 'Published render nodes',
+             'Render providers gone', 'CPU sockets'],
             list(checks))
         # The configuration checks ran: Nova's default filters lack the
         # plugin's, its weigher is missing.
@@ -539,7 +539,8 @@ class ConsoleScriptTest(DiscoverTestBase):
         self.assertIn('enabled_filters has neither GpuNumaTopologyFilter',
                       checks['Scheduler filter']['details'])
         self.assertEqual('Warning', checks['Load weigher']['result'])
-        for name in ('Compute driver', 'Provider cell traits'):
+        for name in ('Compute driver', 'Published render nodes',
+                     'Render providers gone'):
             self.assertEqual('Failure', checks[name]['result'])
             self.assertIn('cannot reach Placement with the [placement] '
                           'options of nova.conf', checks[name]['details'])
