@@ -152,7 +152,7 @@ class FdinfoLoadTest(UtilizationTestBase):
     def test_busy_time_growth_sets_load_bucket(self):
         self.qemu(4100, '/dev/dri/renderD128', 31, render_s=100)
         self.start_host()
-        # One sample: no delta yet, so no load trait.
+        # One sample: no delta yet, so no load bucket.
         self.assertEqual({'/dev/dri/renderD128': None,
                           '/dev/dri/renderD129': None}, self.load_buckets())
 

@@ -647,7 +647,7 @@ class AnyExceptionTestCase(SourcesTestCase):
                               'driver bug')
         # The repeats are still in the log, at DEBUG.
         self.assertEqual(3, self.log.output.count(
-            'failed; it has no load trait'))
+            'failed; its load is unknown'))
 
     def test_no_fallback_after_a_failure(self):
         # A failed source is not replaced by the next one: a period's

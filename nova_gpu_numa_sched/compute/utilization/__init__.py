@@ -50,7 +50,7 @@ _warn = once.WarnOnce(LOG)
 
 
 class _Failed(Exception):
-    """A source raised; the render node gets no load trait this period."""
+    """A source raised; the render node has no known load this period."""
 
 
 def _guarded(node, source, func, *args):
@@ -65,8 +65,8 @@ def _guarded(node, source, func, *args):
         return func(*args)
     except Exception as e:
         _warn(node.key, (source, type(e).__name__),
-              'Reading the %s utilisation of %s (%s) failed; it has no load '
-              'trait until a read succeeds: %s: %s', source, node.devnode,
+              'Reading the %s utilisation of %s (%s) failed; its load is '
+              'unknown until a read succeeds: %s: %s', source, node.devnode,
               node.key, type(e).__name__, e, exc_info=True)
         raise _Failed() from e
 
@@ -88,8 +88,8 @@ def _fdinfo_busy(nodes, sysfs_root, fdinfo_reader):
     except Exception as e:
         for node in nodes:
             _warn(node.key, ('fdinfo', type(e).__name__),
-                  'Reading the fdinfo utilisation of %s (%s) failed; it has '
-                  'no load trait until a read succeeds: %s: %s',
+                  'Reading the fdinfo utilisation of %s (%s) failed; its '
+                  'load is unknown until a read succeeds: %s: %s',
                   node.devnode, node.key, type(e).__name__, e,
                   exc_info=True)
         raise _Failed() from e
@@ -169,8 +169,8 @@ def damped_bucket(percent: float, width: int, previous: ty.Optional[int],
     """The bucket of percent, kept at ``previous`` within ``margin``.
 
     Hysteresis: a reading that jitters across a bucket boundary would
-    change the load trait, and so bump the provider's generation, on every
-    update, and a claim racing that write is retried. The bucket changes
+    change the published load, and so rewrite the compute node record and
+    reorder the scheduler's choice, on every update. The bucket changes
     only once the reading has left ``[previous - margin, previous + width
     + margin)``.
     """
@@ -194,8 +194,8 @@ def load_bucket_for(
 class LoadBuckets:
     """The load bucket last reported for each render node.
 
-    Turns readings into load traits with ``damped_bucket``; a render node
-    whose reading is unknown loses its trait and its history, so that it
+    Turns readings into load buckets with ``damped_bucket``; a render node
+    whose reading is unknown loses its bucket and its history, so that it
     starts afresh when reads work again.
     """
 

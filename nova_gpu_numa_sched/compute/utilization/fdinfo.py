@@ -45,7 +45,7 @@ DRM_MAJOR = 226
 
 #: Shortest window a busy percentage is computed over. The resource
 #: tracker updates providers on every claim as well as every minute; a
-#: window of milliseconds between two claims would make the load trait
+#: window of milliseconds between two claims would make the load bucket
 #: jitter, so a sample younger than this keeps its value and its baseline.
 MIN_WINDOW_NS = 10 * 1000 ** 3
 
@@ -521,7 +521,7 @@ class FdinfoReader:
             _warn(self.proc_root, 'denied', '%d process(es) under %s could '
                   'not be inspected (nova-compute needs to read the fds of '
                   'QEMU processes); a render node with no visible client '
-                  'has no load trait', len(snapshot.denied), self.proc_root)
+                  'has no known load', len(snapshot.denied), self.proc_root)
         for node in nodes:
             try:
                 self._store(node, snapshot.clients_of(node.key),
@@ -529,8 +529,8 @@ class FdinfoReader:
             except Exception as e:
                 self._samples.pop(node.key, None)
                 _warn(node.key, ('fdinfo', type(e).__name__),
-                      'Cannot compute the fdinfo load of %s; it has no '
-                      'load trait this period: %s', node.devnode, e,
+                      'Cannot compute the fdinfo load of %s; its load is '
+                      'unknown this period: %s', node.devnode, e,
                       exc_info=True)
         return snapshot
 
