@@ -7,8 +7,8 @@ resource class on the root does. Which render node, and so which NUMA
 cell, a slot is on is nova-compute's business: one concrete ``Resource``
 per slot, ``<render node key>#slot<N>``, which the claim hands out
 (``compute.slot_choice``). Slots held by instances are never dropped: when
-a GPU vanishes or its slot count shrinks, what cannot be removed is
-reserved.
+a GPU vanishes or its slot count shrinks, the slots still held stay in the
+inventory, in use, until they are freed; no claim is handed one of them.
 
 Releases before this one reported one child provider per render node;
 ``reshape`` moves their allocations onto the compute node's provider.
@@ -81,10 +81,10 @@ def legacy_providers(provider_tree, nodename):
     return found
 
 
-def _inventory(total, reserved):
+def _inventory(total):
     return {
         'total': total,
-        'reserved': reserved,
+        'reserved': 0,
         'min_unit': 1,
         'max_unit': total,
         'step_size': 1,
@@ -104,7 +104,7 @@ def update_provider_tree(provider_tree, nodename, render_nodes, held):
 
     :param held: identifiers of the slots instances on this host hold
     :returns: {slot identifier: render node key} of every slot reported,
-        usable or reserved
+        usable or held beyond the usable ones
     """
     root = provider_tree.data(nodename)
     usable = {slot_identifier(node.key, index)
@@ -116,8 +116,10 @@ def update_provider_tree(provider_tree, nodename, render_nodes, held):
     inventory = dict(root.inventory)
     resources = dict(root.resources)
     if identifiers:
-        inventory[names.RESOURCE_CLASS] = _inventory(len(identifiers),
-                                                     beyond)
+        # Slots held beyond the usable ones count in the total and are all
+        # in use: Placement's free capacity is exactly the usable slots
+        # not in use. (Reserving them as well would count them twice.)
+        inventory[names.RESOURCE_CLASS] = _inventory(len(identifiers))
         resources[names.RESOURCE_CLASS] = {
             objects.Resource(provider_uuid=root.uuid,
                              resource_class=names.RESOURCE_CLASS,
@@ -143,7 +145,7 @@ def update_provider_tree(provider_tree, nodename, render_nodes, held):
 
 
 def _warn_held_beyond(render_nodes, beyond):
-    """Name each render node whose held slots are kept only as reserved."""
+    """Name each render node whose held slots are kept until freed."""
     nodes = {node.key: node for node in render_nodes}
     by_key = {}
     for identifier in beyond:
@@ -153,11 +155,13 @@ def _warn_held_beyond(render_nodes, beyond):
         node = nodes.get(key)
         if node is None:
             LOG.warning('Render node %s is gone or deselected but %d slot(s) '
-                        'are in use; reserving them until they are freed.',
+                        'are in use; keeping them, for no new guest, until '
+                        'they are freed.',
                         key, count)
         else:
             LOG.warning('Render node %s now has %d slot(s) but %d are in use '
-                        'outside that range; reserving the excess.',
+                        'outside that range; keeping the excess, for no new '
+                        'guest, until it is freed.',
                         node.devnode, node.slots, count)
 
 

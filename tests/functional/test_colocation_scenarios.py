@@ -373,7 +373,7 @@ class FlavorWithoutNumaTest(ColocationScenarioBase):
 class RobustnessTest(ColocationScenarioBase):
 
     def test_gpu_vanishes_while_in_use(self):
-        """A used slot outlives its GPU, reserved, until the phone goes."""
+        """A used slot outlives its GPU, in use, until the phone goes."""
         gpus = fake_drm.gpus_on_cells([0, 1])
         self.start_gpu_compute('host1', cells=2, gpus=gpus)
         phone, = self.boot_phones(1)
@@ -386,9 +386,13 @@ class RobustnessTest(ColocationScenarioBase):
         self.assertEqual(1, rp['usage'])
         self.assertEqual(rp['inventory']['total'],
                          rp['inventory']['reserved'])
-        # Placement: the held slot stays, reserved, on the compute node.
+        # Placement: the held slot stays in the compute node's total, in
+        # use; only the other GPU's slots are free.
         total, reserved, used_slots = self.host_slots('host1')
-        self.assertEqual((1, 1), (reserved, used_slots))
+        self.assertEqual((0, 1), (reserved, used_slots))
+        self.assertEqual(self.render_providers('host1')[
+            placement_report.provider_name('host1', other.pci_address)][
+            'inventory']['total'], total - used_slots)
         self.assertIn(self.compute_rp_uuids['host1'],
                       self._get_allocations_by_server_uuid(phone['id']))
         # The next phone cannot land on the vanished GPU.
@@ -439,8 +443,8 @@ class RobustnessTest(ColocationScenarioBase):
         self.assertGreaterEqual(inventory['total'], 3)
         # Only the configured single slot counts as capacity.
         self.assertEqual(1, inventory['total'] - inventory['reserved'])
-        # Placement: all three held, two of them beyond the one usable.
-        self.assertEqual((3, 2, 3), self.host_slots('host1'))
+        # Placement: all three held (two beyond the one usable), in use.
+        self.assertEqual((3, 0, 3), self.host_slots('host1'))
         for phone in phones:
             self.assertIn(self.compute_rp_uuids['host1'],
                           self._get_allocations_by_server_uuid(phone['id']))

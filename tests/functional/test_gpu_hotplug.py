@@ -73,9 +73,10 @@ class GpuHotplugTest(base.GpuNumaTestBase):
         self.drm['host1'].remove(vanishing.devnode)
         self.run_periodics_cleanly()
         rp = self.assertVanishedReserved(vanishing, used=2)
-        # Gone: its cell is unknown, its held slots reserved in Placement.
+        # Gone: its cell is unknown; Placement keeps its two held slots in
+        # the compute node's total, in use, beside the other GPU's two.
         self.assertIsNone(rp['cell'])
-        self.assertEqual(2, self.host_slots('host1')[1])
+        self.assertEqual((4, 0, 3), self.host_slots('host1'))
         self.assertStillRunning(on_vanishing, vanishing)
         self.assertIn('is gone or deselected but 2 slot(s) are in use',
                       self.stdlog.logger.output)

@@ -122,14 +122,16 @@ class PlacementReportTestCase(testtools.TestCase):
                          self.identifiers())
 
     def test_slots_shrink_below_held(self):
-        """Held slots beyond the new range stay, reserved, not dropped."""
+        """Held slots beyond the new range stay, in use, not dropped."""
         self.update([AMD])
         held = set(slots(AMD.key, 0, 3))
         reported = self.update([gpu(AMD.key, 1, 2)], held=held)
         self.assertEqual(slots(AMD.key, 0, 1, 3), self.identifiers())
         self.assertEqual(set(slots(AMD.key, 0, 1, 3)), set(reported))
-        # total covers the held slot; only 2 may be allocated.
-        self.assertEqual((3, 1, 3), self.inventory())
+        # total covers the held slot, which is in use: only the 2 usable
+        # slots can be allocated (reserving the held one too would count
+        # it twice).
+        self.assertEqual((3, 0, 3), self.inventory())
         self.assertIn('WARNING Render node /dev/dri/renderD128 now has 2 '
                       'slot(s) but 1 are in use outside that range',
                       self.log.output)
@@ -138,12 +140,12 @@ class PlacementReportTestCase(testtools.TestCase):
         self.assertEqual((2, 0, 2), self.inventory())
         self.assertEqual(slots(AMD.key, 0, 1), self.identifiers())
 
-    def test_vanished_gpu_with_held_slots_is_kept_reserved(self):
+    def test_vanished_gpu_with_held_slots_is_kept(self):
         self.update([AMD, PANFROST])
         held = set(slots(AMD.key, 2)) | set(slots(PANFROST.key, 1))
         self.update([PANFROST], held=held)
-        # PANFROST's held slot is usable, AMD's is reserved.
-        self.assertEqual((3, 1, 3), self.inventory())
+        # PANFROST's held slot is usable, AMD's is kept, in use.
+        self.assertEqual((3, 0, 3), self.inventory())
         self.assertEqual(sorted(slots(AMD.key, 2) +
                                 slots(PANFROST.key, 0, 1)),
                          self.identifiers())
@@ -169,10 +171,11 @@ class PlacementReportTestCase(testtools.TestCase):
         self.assertEqual({os_traits.COMPUTE_NODE, 'HW_CPU_X86_AVX2'},
                          root.traits)
 
-    def test_only_held_slots_are_all_reserved(self):
+    def test_only_held_slots_are_kept(self):
         self.update([AMD])
         self.update([], held=slots(AMD.key, 1))
-        self.assertEqual((1, 1, 1), self.inventory())
+        # The one slot is in use: Placement has none to give.
+        self.assertEqual((1, 0, 1), self.inventory())
         self.assertEqual(slots(AMD.key, 1), self.identifiers())
 
     def test_gpu_traits_follow_the_render_nodes(self):
