@@ -1,16 +1,18 @@
-"""Concurrent scheduling requests keep their own provider view and claims.
+"""Concurrent scheduling requests keep their own view and claims.
 
-The plugin keeps each request's render-provider view in a thread-local of
-the scheduler (``scheduler/provider_view.py``) and pins each compute claim
-from the instance's own allocation (``compute/claim_cell.py``). Nova 34
-runs its services on native threads, so several requests run in one
-scheduler process at once. Here four requests (two single phones, two
-multi-creates of three) are held after their candidate query until all
-four have made it, then filter, weigh and claim side by side; every filter
-call of a request must see exactly the Placement usage it was given plus
-its own claims, never another request's. On the computes, the eight
-resource claims are held until all have arrived and then enter the
-plugin's claim wrap together; each must land on its own GPU's cell.
+The plugin keeps each request's view of the hosts' render nodes in a
+thread-local of the scheduler (``scheduler/provider_view.py``): the render
+nodes nova-compute published plus the request's own claims. The compute
+claim chooses the render node under the resource tracker's lock
+(``compute/claim_cell.py``). Nova 34 runs its services on native threads,
+so several requests run in one scheduler process at once. Here four
+requests (two single phones, two multi-creates of three) are held after
+their candidate query until all four have made it, then filter, weigh and
+claim side by side; every filter call of a request must add exactly its
+own claims to what the hosts published, never another request's. On the
+computes, the eight resource claims are held until all have arrived and
+then enter the plugin's claim wrap together; each must land on a render
+node of its own cell.
 
 Runs in both concurrency modes: with OS_NOVA_DISABLE_EVENTLET_PATCHING=1
 on real threads, otherwise on eventlet's green threads (the thread-local is
@@ -48,11 +50,11 @@ class ConcurrentSchedulingTest(base.GpuNumaTestBase):
                                gpus=fake_drm.gpus_on_cells([0, 2]))
         self.flavor = self.phone_flavor(memory_mb=256)
         self.lock = threading.Lock()
-        #: request id -> {render provider: used} when its query returned
+        #: request id -> its own claims in its view when its query returned
         self.baseline = {}
         #: (request id, consumer, alloc request) of each successful claim
         self.claims = []
-        #: (view request id, instance, {provider: used}, own claims so far)
+        #: (view request id, instance, {host: own slots}, own claims so far)
         self.filtered = []
         self._record_queries()
         self._record_claims()
@@ -67,8 +69,7 @@ class ConcurrentSchedulingTest(base.GpuNumaTestBase):
             result = original(client, context, resources, *args, **kwargs)
             view = provider_view.current()
             with test.lock:
-                test.baseline[context.request_id] = {
-                    uuid: rp.used for uuid, rp in view.providers.items()}
+                test.baseline[context.request_id] = dict(view.claimed)
             return result
 
         self.useFixture(fixtures.MonkeyPatch(
@@ -101,7 +102,9 @@ class ConcurrentSchedulingTest(base.GpuNumaTestBase):
         def host_passes(flt, host_state, spec_obj):
             view = provider_view.current()
             if view is not None:
-                seen = {uuid: rp.used for uuid, rp in view.providers.items()}
+                seen = collections.Counter()
+                for (uuid, _key), slots in view.claimed.items():
+                    seen[uuid] += slots
                 with test.lock:
                     own = [alloc for rid, _, alloc in test.claims
                            if rid == view.request_id]
@@ -154,16 +157,18 @@ class ConcurrentSchedulingTest(base.GpuNumaTestBase):
                          set(request_of))
         self.assertEqual(4, len(set(request_of.values())))
 
-        # Every filter call saw its own request's view: the usage Placement
-        # gave that request plus that request's own claims, nothing else.
+        # Every filter call saw its own request's view: what the hosts
+        # published plus that request's own claims, nothing else.
         self.assertNotEqual([], self.filtered)
+        self.assertEqual({}, {rid: claimed for rid, claimed in
+                              self.baseline.items() if claimed})
         for view_request, instance, seen, own in self.filtered:
             self.assertIsNotNone(view_request, 'filter ran without a view')
             self.assertEqual(request_of[instance], view_request)
-            expected = collections.Counter(self.baseline[view_request])
+            expected = collections.Counter()
             for alloc in own:
                 expected.update(request.render_providers(alloc))
-            self.assertEqual(dict(expected), seen)
+            self.assertEqual(dict(expected), dict(seen))
 
         self.assertSlotsWithinCapacity()
         self.assertNoOrphanAllocations()
