@@ -16,6 +16,7 @@ import gc
 import time
 
 from benchmarks.candidates import models
+from benchmarks.candidates import report
 from benchmarks.candidates import timing
 from benchmarks.common import fleet as fleet_lib
 from benchmarks.common import nova_request
@@ -113,9 +114,16 @@ def run(placement, args, server_cpu):
                 _round(placement, model_rows, record, paths, baseline,
                        server_cpu, timed)
         print('interleaved, %d hosts: one host of each model read back '
-              'through the REST API: ok; the baseline fleet was restored '
-              'after every round (%d rounds)' % (
-                  hosts, sum(r['rounds_restored'] for r in host_records)),
+              'through the REST API: ok; baseline fleet %d providers, %d '
+              'inventories, %d trait links, %d render inventories, the same '
+              'after every round (%d rounds)' % ((hosts,) + baseline + (
+                  sum(r['rounds_restored'] for r in host_records),)),
               flush=True)
+        # The ratios of this host count now, so that a long run that is
+        # stopped later still leaves them in its log.
+        backend = {'mysql': 'mariadb'}.get(placement.backend,
+                                           placement.backend)
+        for line in report.interleaved_ratios(backend, host_records):
+            print('so far: %s' % line, flush=True)
         records += host_records
     return records
