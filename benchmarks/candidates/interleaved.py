@@ -9,7 +9,9 @@ the plain guest's and the phone's queries; the rows go out again. The
 three queries of a round are seconds apart, so a round's ratios compare
 like with like; the minimum and the median of the per-round ratios are
 the issue's numbers. After each removal the table counts must equal the
-baseline's, so no query ever sees another model's rows.
+baseline's, so no query ever sees another model's rows; after each write
+the benchmark waits until a database server is quiet again, so no query
+pays for the background work of a write (``timing.settle``).
 """
 
 import gc
@@ -48,7 +50,8 @@ def _write(placement, action):
 def _record(hosts, model, rows):
     return {'hosts': hosts, 'gpus': model.gpus, 'model': model.name,
             'rows': len(rows), 'base': [], 'plain': [], 'phone': [],
-            'insert_s': [], 'remove_s': [], 'rounds_restored': 0,
+            'insert_s': [], 'remove_s': [], 'settle_s': [],
+            'rounds_restored': 0,
             'answers': {'base': {}, 'plain': {}, 'phone': {}}}
 
 
@@ -65,6 +68,7 @@ def _round(placement, prepared, record, paths, baseline, server_cpu,
     inserted = _write(placement, model_rows.insert)
     if not timed:
         model.check(placement, root_uuid)
+    waited = timing.settle(server_cpu)
     for guest in ('plain', 'phone'):
         _query(placement, paths[guest], server_cpu, record[guest],
                answers[guest], timed)
@@ -78,9 +82,11 @@ def _round(placement, prepared, record, paths, baseline, server_cpu,
             '(providers, inventories, trait links, render inventories), '
             'the baseline %s' % (record['model'], counts[0], baseline))
     record['rounds_restored'] += 1
+    waited += timing.settle(server_cpu)
     if timed:
         record['insert_s'].append(inserted)
         record['remove_s'].append(removed)
+        record['settle_s'].append(waited)
 
 
 def run(placement, args, server_cpu):

@@ -64,7 +64,8 @@ def models_table(backend, records):
             '%d/%d' % (answers['plain'].get('summaries', 0),
                        answers['phone'].get('summaries', 0)),
             '%.1f/%.1f' % (statistics.median(r['insert_s']),
-                           statistics.median(r['remove_s']))))
+                           statistics.median(r['remove_s'])),
+            '%.1f' % statistics.median(r.get('settle_s') or [0.0])))
     lines = ['Part 1, interleaved (%s): CPU ms per GET /allocation_candidates'
              ' (minimum/median of the rounds) of the plain guest on the bare '
              'hosts, then with the model\'s rows: plain guest, phone' %
@@ -72,7 +73,8 @@ def models_table(backend, records):
     lines += tables.table(
         ('hosts', 'GPUs/host', 'model', 'rows added', 'plain bare',
          'plain with', 'phone with', 'phone candidates', 'phone hosts',
-         'summaries plain/phone', 'insert/remove s'), rows)
+         'summaries plain/phone', 'insert/remove s', 'quiet wait s'),
+        rows)
     return lines
 
 
