@@ -11,7 +11,11 @@ Part 1 (cost and levers): fleets of ``--hosts`` compute nodes with
 and one provider per NUMA cell; minimum and median CPU time per query over
 ``--repeat`` rounds, under Placement's defaults and each lever
 (``max_allocation_candidates`` with both generation strategies,
-``randomize_allocation_candidates``, the request's shape).
+``randomize_allocation_candidates``, the request's shape). Then, on one
+fleet per ``--hosts`` without render providers, each provider model
+("host slots", "per render node", "per cell") put in and taken out again
+in every round, so that the plain guest on the bare hosts and both
+guests with the model are timed seconds apart.
 Part 2 (balance): a stream of phone boots under each combination of
 Placement's options. Part 3 (conflicts): claims racing load-trait writes,
 with and without the hysteresis of ``[gpu_numa]
@@ -23,7 +27,8 @@ Usage (from the repository root)::
 
 The code is in ``benchmarks/candidates/``; the ratios come last, the
 issue's two (phone / plain guest without render providers, plain guest
-with / without) per fleet size at the very end. See
+with / without) of every provider model, backend, fleet size and GPU
+count, from the interleaved rounds, at the very end. See
 ``benchmarks/README.rst`` and ``doc/source/benchmarks.rst``.
 """
 

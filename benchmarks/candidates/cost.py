@@ -19,7 +19,6 @@ import time
 from benchmarks.candidates import timing
 from benchmarks.common import fleet as fleet_lib
 from benchmarks.common import nova_request
-from nova_gpu_numa_sched import names
 
 #: Placement's own defaults, restored after every query.
 PLACEMENT_DEFAULTS = {'randomize_allocation_candidates': False,
@@ -29,7 +28,7 @@ PLACEMENT_DEFAULTS = {'randomize_allocation_candidates': False,
                       'optimize_for_wide_provider_trees': False}
 RANDOMIZE = {'randomize_allocation_candidates': True}
 #: The vendor trait the fleet's render providers carry.
-VENDOR_TRAIT = names.VENDOR_TRAIT_PREFIX + fleet_lib.GPU_VENDOR[2:].upper()
+VENDOR_TRAIT = fleet_lib.VENDOR_TRAIT
 
 
 @dataclasses.dataclass(frozen=True)

@@ -76,6 +76,7 @@ def main(argv):
     print('\nload average at the end: %.1f %.1f %.1f' % os.getloadavg())
     for res in results:
         for part, table in (('cost', report.cost_table),
+                            ('models', report.models_table),
                             ('balance', report.balance_table),
                             ('conflicts', report.conflicts_table)):
             if part in res:

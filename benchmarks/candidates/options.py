@@ -40,6 +40,9 @@ def _parser():
         help='the smaller max_placement_results lever (default 200)')
     add('--no-per-cell', dest='per_cell', action='store_false',
         help='skip the fleets of one provider per NUMA cell')
+    add('--skip-levers', action='store_true',
+        help='in part 1, time only the interleaved comparison of the '
+             'provider models, not the fleets of the levers')
     add('--balance-hosts', type=int, default=200,
         help='hosts of the part 2 fleet (default 200)')
     add('--balance-gpus', type=int, default=8,

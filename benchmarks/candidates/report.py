@@ -6,14 +6,21 @@ hosts without render providers (under the same Placement options):
 * phone / plain without render providers, goal at most 1.5 (aim 1.2);
 * plain with / plain without render providers, goal at most 1.2.
 
-Each is given as the ratio of the minimums (the least disturbed runs) and
-of the medians; a goal counts as met when the ratio of the medians meets it.
+Across the fleets of the levers, each is given as the ratio of the
+minimums (the least disturbed runs) and of the medians; a goal counts as
+met when the ratio of the medians meets it. The interleaved comparison of
+the provider models (``interleaved``) gives the ratio of the minimums and
+the median of the per-round ratios, each marked against the goal; its
+lines come last.
 """
+
+import statistics
 
 from benchmarks.candidates import timing
 from benchmarks.common import tables
 
 PHONE_GOAL = 1.5
+PHONE_AIM = 1.2
 PLAIN_GOAL = 1.2
 
 
@@ -41,6 +48,33 @@ def cost_table(backend, records):
         ('hosts', 'GPUs/host', 'providers', 'guest', 'variant', 'CPU min ms',
          'CPU median ms', 'wall ms', 'candidates', 'distinct hosts',
          'provider summaries', 'same answer'), rows)
+    return lines
+
+
+def models_table(backend, records):
+    rows = []
+    for r in records:
+        answers = r['answers']
+        rows.append((r['hosts'], r['gpus'], r['model'], r['rows']) + tuple(
+            '%s/%s' % (tables.ms(min(r[key])), tables.ms(
+                statistics.median(r[key])))
+            for key in ('base', 'plain', 'phone')) + (
+            answers['phone'].get('candidates', 0),
+            answers['phone'].get('hosts', 0),
+            '%d/%d' % (answers['plain'].get('summaries', 0),
+                       answers['phone'].get('summaries', 0)),
+            '%.1f/%.1f' % (statistics.median(r['insert_s']),
+                           statistics.median(r['remove_s'])),
+            '%.1f' % statistics.median(r.get('settle_s') or [0.0])))
+    lines = ['Part 1, interleaved (%s): CPU ms per GET /allocation_candidates'
+             ' (minimum/median of the rounds) of the plain guest on the bare '
+             'hosts, then with the model\'s rows: plain guest, phone' %
+             backend]
+    lines += tables.table(
+        ('hosts', 'GPUs/host', 'model', 'rows added', 'plain bare',
+         'plain with', 'phone with', 'phone candidates', 'phone hosts',
+         'summaries plain/phone', 'insert/remove s', 'quiet wait s'),
+        rows)
     return lines
 
 
@@ -163,8 +197,44 @@ def conflict_ratios(backend, records):
             for r in records]
 
 
+def _goal_mark(low, mid, goal, aim=None):
+    """Each of the two ratios against the goal (and the aim)."""
+    text = 'goal <= %.1f: min %s, median %s' % (
+        goal, 'pass' if low <= goal else 'FAIL',
+        'pass' if mid <= goal else 'FAIL')
+    if aim:
+        text += '; aim %.1f: min %s, median %s' % (
+            aim, 'met' if low <= aim else 'not met',
+            'met' if mid <= aim else 'not met')
+    return text
+
+
+def interleaved_ratios(backend, records):
+    """The issue's two ratios of every model, from the interleaved rounds.
+
+    Minimum against minimum, and the median of the ratios of each round
+    (queries seconds apart).
+    """
+    lines = []
+    for r in records:
+        for guest, what, goal, aim in (
+                ('phone', 'phone / plain guest without render providers',
+                 PHONE_GOAL, PHONE_AIM),
+                ('plain', 'plain guest with / without render providers',
+                 PLAIN_GOAL, None)):
+            low = min(r[guest]) / min(r['base'])
+            mid = statistics.median(
+                [a / b for a, b in zip(r[guest], r['base'])])
+            lines.append(
+                'ratio interleaved %s, %s, %s, %d hosts x %d GPUs: min '
+                '%.2f, median of rounds %.2f (%s)' % (
+                    what, backend, r['model'], r['hosts'], r['gpus'], low,
+                    mid, _goal_mark(low, mid, goal, aim)))
+    return lines
+
+
 def ratio_lines(results):
-    """Every ratio; the issue's two ratios under the defaults come last."""
+    """Every ratio; the interleaved ratios of the provider models last."""
     lines = []
     for res in results:
         backend = res['backend']
@@ -183,4 +253,6 @@ def ratio_lines(results):
         lines += issue_ratios(res['backend'], [
             r for r in res.get('cost', []) if r['model'] != 'per cell'],
             {'defaults'})
+    for res in results:
+        lines += interleaved_ratios(res['backend'], res.get('models', []))
     return lines

@@ -90,6 +90,28 @@ def _no_server():
     return 0.0
 
 
+def settle(server_cpu, interval=0.2, timeout=60.0):
+    """Wait until the database server is quiet; return the seconds waited.
+
+    After a bulk write InnoDB purges the deleted rows and recomputes table
+    statistics in background threads; the server's CPU counts in a
+    query's time, so that work would be charged to whichever query comes
+    next. Quiet: at most one clock tick of the server's CPU in
+    ``interval`` seconds. In-process SQLite has no server: no wait.
+    """
+    if server_cpu is _no_server:
+        return 0.0
+    start = time.perf_counter()
+    last = server_cpu()
+    while time.perf_counter() - start < timeout:
+        time.sleep(interval)
+        now = server_cpu()
+        if now - last <= 0.011:
+            break
+        last = now
+    return time.perf_counter() - start
+
+
 def timed_get(placement, path, server_cpu=_no_server):
     """(body, wall seconds, CPU seconds) of one query.
 

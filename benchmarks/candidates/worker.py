@@ -20,6 +20,7 @@ warnings.simplefilter('ignore')
 from benchmarks.candidates import balance  # noqa: E402
 from benchmarks.candidates import conflicts  # noqa: E402
 from benchmarks.candidates import cost  # noqa: E402
+from benchmarks.candidates import interleaved  # noqa: E402
 from benchmarks.candidates import timing  # noqa: E402
 from benchmarks.common import placement_app  # noqa: E402
 
@@ -43,7 +44,9 @@ def run(job):
                   if job['server_pid'] else timing._no_server)
     results = {'backend': job['backend'], 'version': job['version']}
     if not args.skip_cost:
-        results['cost'] = cost.run(placement, args, server_cpu)
+        if not args.skip_levers:
+            results['cost'] = cost.run(placement, args, server_cpu)
+        results['models'] = interleaved.run(placement, args, server_cpu)
     if not args.skip_balance:
         results['balance'] = balance.run(placement, args, server_cpu)
     if args.skip_conflicts:

@@ -73,14 +73,42 @@ class Fleet:
     gpus: dict
 
 
+def _inventory(total, reserved=0, ratio=1.0):
+    return {'total': total, 'reserved': reserved, 'min_unit': 1,
+            'max_unit': total, 'step_size': 1, 'allocation_ratio': ratio}
+
+
 def root_inventory(shape):
     """What Nova's libvirt driver reports for the compute node."""
-    def inv(total, reserved=0, ratio=1.0):
-        return {'total': total, 'reserved': reserved, 'min_unit': 1,
-                'max_unit': total, 'step_size': 1, 'allocation_ratio': ratio}
-    return {orc.VCPU: inv(shape.vcpus, ratio=shape.cpu_ratio),
-            orc.MEMORY_MB: inv(shape.memory_mb, shape.reserved_memory_mb),
-            orc.DISK_GB: inv(shape.disk_gb)}
+    return {orc.VCPU: _inventory(shape.vcpus, ratio=shape.cpu_ratio),
+            orc.MEMORY_MB: _inventory(shape.memory_mb,
+                                      shape.reserved_memory_mb),
+            orc.DISK_GB: _inventory(shape.disk_gb)}
+
+
+def _pci_trait(prefix, pci_id):
+    return prefix + pci_id.lower().replace('0x', '').upper()
+
+
+#: The vendor and product traits of the fleet's GPUs.
+VENDOR_TRAIT = _pci_trait(names.VENDOR_TRAIT_PREFIX, GPU_VENDOR)
+PRODUCT_TRAIT = _pci_trait(names.PRODUCT_TRAIT_PREFIX, GPU_PRODUCT)
+#: What the compute node's root provider carries on top of ``ROOT_TRAITS``
+#: in the "host slots" model: the GPUs' vendor and product, no NUMA cell
+#: and no load trait (per-cell and per-GPU accounting is nova-compute's).
+HOST_SLOT_TRAITS = frozenset((VENDOR_TRAIT, PRODUCT_TRAIT))
+
+
+def host_slot_inventory(shape):
+    """The root's extra inventory in the "host slots" model.
+
+    What the plugin reports in that model: no render providers; the
+    compute node's root provider carries every render slot of the host
+    (GPUs x slots per GPU) as one ``CUSTOM_GPU_RENDER_SLOT`` inventory, so
+    that Placement's allocation candidates stay one provider per host.
+    """
+    return {names.RESOURCE_CLASS: _inventory(
+        shape.gpus_per_host * shape.slots_per_gpu)}
 
 
 def template_children(shape):
@@ -114,65 +142,104 @@ def _ids(conn, table):
         'SELECT id, name FROM %s' % table)}
 
 
+def register(placement, traits):
+    """Create the resource class and the custom ``traits`` via REST.
+
+    As nova-compute creates them; the rows that refer to them then go in
+    with ``Rows``.
+    """
+    placement.put('/resource_classes/%s' % names.RESOURCE_CLASS, None,
+                  version='1.7', expect=(201, 204))
+    for trait in sorted(t for t in traits if t.startswith('CUSTOM_')):
+        placement.put('/traits/%s' % trait, None, version='1.6',
+                      expect=(201, 204))
+
+
+class Rows:
+    """Rows of Placement's provider tables, to insert in bulk.
+
+    Provider ids follow the largest id in the table when the rows are
+    made, so the same rows can go in again after they were deleted.
+    """
+
+    def __init__(self, conn):
+        self.rc_ids = _ids(conn, 'resource_classes')
+        self.trait_ids = _ids(conn, 'traits')
+        self.next_id = 1 + (conn.exec_driver_sql(
+            'SELECT MAX(id) FROM resource_providers').scalar() or 0)
+        self.now = datetime.datetime.utcnow()
+        self.providers, self.inventories, self.traits = [], [], []
+
+    def provider(self, uuid, name, root_id=None, parent_id=None):
+        """Add a provider (a root unless ``root_id``); return its id."""
+        rp_id = self.next_id
+        self.next_id += 1
+        self.providers.append({
+            'id': rp_id, 'uuid': uuid, 'name': name, 'generation': 1,
+            'root_provider_id': root_id or rp_id,
+            'parent_provider_id': parent_id, 'created_at': self.now})
+        return rp_id
+
+    def add(self, rp_id, inventory, traits):
+        """Add inventory and traits to provider ``rp_id``."""
+        for rc, inv in inventory.items():
+            self.inventories.append(dict(
+                inv, resource_provider_id=rp_id,
+                resource_class_id=self.rc_ids[rc], created_at=self.now))
+        for trait in traits:
+            self.traits.append({
+                'resource_provider_id': rp_id,
+                'trait_id': self.trait_ids[trait], 'created_at': self.now})
+
+    def __len__(self):
+        return len(self.providers) + len(self.inventories) + len(self.traits)
+
+    def insert(self, conn):
+        """One bulk INSERT per table, parents first."""
+        # SQLAlchemy Core statements: the same bulk insert on SQLite and
+        # on MariaDB (PyMySQL folds the rows into multi-row INSERTs).
+        for model, rows in ((models.ResourceProvider, self.providers),
+                            (models.Inventory, self.inventories),
+                            (models.ResourceProviderTrait, self.traits)):
+            if rows:
+                conn.execute(model.__table__.insert(), rows)
+
+
+def add_children(rows, root_id, hostname, children, rng):
+    """Add the render providers ``children`` under one host.
+
+    ``children`` as ``template_children`` gives them; returns [(uuid,
+    traits)] of the new providers.
+    """
+    added = []
+    for suffix, inventory, traits in children:
+        uuid = str(uuid_lib.UUID(int=rng.getrandbits(128)))
+        rows.add(rows.provider(uuid, hostname + suffix, root_id, root_id),
+                 inventory, traits)
+        added.append((uuid, traits))
+    return added
+
+
 def populate(placement, shape, seed=0):
     """Write the fleet into ``placement``'s database; return a Fleet."""
     rng = random.Random(seed)
     children = template_children(shape) if shape.gpus_per_host else []
-    # Custom resource class and traits through the REST API, as
-    # nova-compute creates them.
-    placement.put('/resource_classes/%s' % names.RESOURCE_CLASS, None,
-                  version='1.7', expect=(201, 204))
-    custom = {trait for _, _, traits in children for trait in traits
-              if trait.startswith('CUSTOM_')}
-    for trait in sorted(custom):
-        placement.put('/traits/%s' % trait, None, version='1.6',
-                      expect=(201, 204))
-    now = datetime.datetime.utcnow()
-    providers, inventories, provider_traits = [], [], []
+    register(placement, {trait for _, _, traits in children
+                         for trait in traits})
     fleet = Fleet(shape=shape, hosts={}, gpus={})
     with placement.engine.begin() as conn:
-        rc_ids = _ids(conn, 'resource_classes')
-        trait_ids = _ids(conn, 'traits')
-        next_id = 1 + (conn.exec_driver_sql(
-            'SELECT MAX(id) FROM resource_providers').scalar() or 0)
-
-        def add(uuid, name, root_id, parent_id, inventory, traits):
-            nonlocal next_id
-            rp_id = next_id
-            next_id += 1
-            providers.append({
-                'id': rp_id, 'uuid': uuid, 'name': name, 'generation': 1,
-                'root_provider_id': root_id or rp_id,
-                'parent_provider_id': parent_id, 'created_at': now})
-            for rc, inv in inventory.items():
-                inventories.append(dict(
-                    inv, resource_provider_id=rp_id,
-                    resource_class_id=rc_ids[rc], created_at=now))
-            for trait in traits:
-                provider_traits.append({
-                    'resource_provider_id': rp_id,
-                    'trait_id': trait_ids[trait], 'created_at': now})
-            return rp_id
-
+        rows = Rows(conn)
         for number in range(shape.hosts):
             hostname = 'compute%05d' % number
             root_uuid = str(uuid_lib.UUID(int=rng.getrandbits(128)))
-            root_id = add(root_uuid, hostname, None, None,
-                          root_inventory(shape), ROOT_TRAITS)
+            root_id = rows.provider(root_uuid, hostname)
+            rows.add(root_id, root_inventory(shape), ROOT_TRAITS)
             fleet.hosts[root_uuid] = hostname
-            for suffix, inventory, traits in children:
-                gpu_uuid = str(uuid_lib.UUID(int=rng.getrandbits(128)))
-                add(gpu_uuid, hostname + suffix, root_id, root_id,
-                    inventory, traits)
+            for gpu_uuid, traits in add_children(rows, root_id, hostname,
+                                                 children, rng):
                 fleet.gpus[gpu_uuid] = (root_uuid,
                                         names.cell_from_traits(traits))
-        # SQLAlchemy Core statements: the same bulk insert on SQLite and
-        # on MariaDB (PyMySQL folds the rows into multi-row INSERTs).
-        for model, rows in ((models.ResourceProvider, providers),
-                            (models.Inventory, inventories),
-                            (models.ResourceProviderTrait, provider_traits)):
-            if rows:
-                conn.execute(model.__table__.insert(), rows)
+        rows.insert(conn)
     return fleet
 
 

@@ -46,6 +46,19 @@ def ratio_lines(output):
     return [line for line in lines[last + 1:] if line.strip()]
 
 
+#: The provider models of the interleaved comparison, in their order.
+MODELS = ('host slots', 'per render node', 'per cell')
+_MARK = r'(pass|FAIL)'
+_AIM = r'(met|not met)'
+INTERLEAVED = re.compile(
+    r'^ratio interleaved (?P<what>phone / plain guest without render '
+    r'providers|plain guest with / without render providers), '
+    r'(?P<backend>sqlite|mariadb), (?P<model>[a-z ]+), 20 hosts x 8 GPUs: '
+    r'min \d+\.\d\d, median of rounds \d+\.\d\d \((goal <= 1\.5: min '
+    + _MARK + ', median ' + _MARK + r'; aim 1\.2: min ' + _AIM + ', median '
+    + _AIM + r'|goal <= 1\.2: min ' + _MARK + ', median ' + _MARK + r')\)$')
+
+
 class TestPlacementCostRuns(testtools.TestCase):
 
     def test_tiny(self):
@@ -90,16 +103,49 @@ class TestPlacementCostRuns(testtools.TestCase):
                     'load traits, hysteresis 5 %'):
             self.assertHas(ratios, 'per 100 phones, mariadb, %s: claims '
                            'refused ' % run)
-        # The issue's two ratios of each backend come last.
-        self.assertEqual([
-            'phone / plain guest without render providers, sqlite',
-            'plain guest with / without render providers, sqlite',
-            'phone / plain guest without render providers, mariadb',
-            'plain guest with / without render providers, mariadb'],
-            [line[len('ratio '):].split(', 20 hosts')[0]
-             for line in ratios[-4:]])
-        for line in ratios[-4:]:
-            self.assertIn('20 hosts x 8 GPUs, defaults: min ', line)
+        # The issue's two ratios under the defaults, across fleets.
+        for backend in ('sqlite', 'mariadb'):
+            self.assertHas(ratios, 'phone / plain guest without render '
+                           'providers, %s, 20 hosts x 8 GPUs, defaults: min '
+                           % backend)
+            self.assertHas(ratios, 'plain guest with / without render '
+                           'providers, %s, 20 hosts x 8 GPUs, defaults: min '
+                           % backend)
+        # The interleaved ratios of each model and backend come last.
+        self.assertEqual(
+            [(backend, model) for backend in ('sqlite', 'mariadb')
+             for model in MODELS for _ in range(2)],
+            [INTERLEAVED.match(line).group('backend', 'model')
+             for line in ratios[-12:]], '\n'.join(ratios[-12:]))
+
+    def test_tiny_models_sqlite(self):
+        # Only part 1's interleaved comparison of the provider models.
+        proc = run_benchmark('placement_cost.py', '--tiny', '--backends',
+                             'sqlite', '--skip-levers', '--skip-balance',
+                             '--skip-conflicts')
+        self.assertEqual(0, proc.returncode, proc.stdout)
+        self.assertNotIn('Part 1 (sqlite)', proc.stdout)
+        self.assertIn('interleaved, 20 hosts: models host slots x 8 GPUs '
+                      '(60 rows), per render node x 8 GPUs (960 rows), per '
+                      'cell x 8 GPUs (480 rows); 1 rounds after a warm-up',
+                      proc.stdout)
+        # The rows of each model were read back once and removed after
+        # every round (warm-up and timed round, three models): the tables
+        # hold the bare hosts again, no render inventory.
+        self.assertIn('interleaved, 20 hosts: one host of each model read '
+                      'back through the REST API: ok; baseline fleet 20 '
+                      'providers, 60 inventories, 120 trait links, 0 render '
+                      'inventories, the same after every round (6 rounds)',
+                      proc.stdout)
+        self.assertIn('Part 1, interleaved (sqlite)', proc.stdout)
+        ratios = ratio_lines(proc.stdout)
+        matches = [INTERLEAVED.match(line) for line in ratios]
+        self.assertTrue(all(matches), '\n'.join(ratios))
+        self.assertEqual(
+            [(model, what) for model in MODELS for what in (
+                'phone / plain guest without render providers',
+                'plain guest with / without render providers')],
+            [m.group('model', 'what') for m in matches])
 
     def assertHas(self, lines, text):
         self.assertTrue(any(text in line for line in lines),
