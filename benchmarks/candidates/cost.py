@@ -1,9 +1,10 @@
 """Part 1: what a phone's and a plain guest's query cost, and the levers.
 
 For each fleet size: the hosts without render providers, with ``--gpus``
-render providers each (one per render node, today's model), and, as a
-stand-in for one provider per NUMA cell carrying the slots of that cell's
-render nodes, the same slots on one provider per cell. On each fleet the
+render providers each (one per render node, the model of earlier
+releases), and, as a stand-in for one provider per NUMA cell carrying the
+slots of that cell's render nodes, the same slots on one provider per
+cell. On each fleet the
 queries of a phone and of a plain 2-vCPU guest, under Placement's
 defaults and under each lever that needs no change of the provider model:
 Placement's ``max_allocation_candidates`` with either generation strategy,

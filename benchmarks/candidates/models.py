@@ -8,11 +8,11 @@ are made once here and written with bulk Core statements, as
 ``benchmarks.common.fleet`` writes fleets (the same on SQLite and
 MariaDB):
 
-* ``host slots`` (the new model): no child provider; the root carries
-  every slot of its GPUs as ``CUSTOM_GPU_RENDER_SLOT`` and the vendor and
-  product traits (``fleet.host_slot_inventory``, ``fleet.HOST_SLOT_TRAITS``).
-* ``per render node`` (today's): one child per GPU, as the plugin's
-  ``placement_report.update_provider_tree`` makes them
+* ``host slots`` (what the plugin reports): no child provider; the root
+  carries every slot of its GPUs as ``CUSTOM_GPU_RENDER_SLOT`` and the
+  vendor and product traits (``fleet.host_slot_inventory``, made by the
+  plugin's ``placement_report``, and ``fleet.HOST_SLOT_TRAITS``).
+* ``per render node`` (earlier releases): one child per GPU
   (``fleet.template_children``).
 * ``per cell`` (the rejected stand-in): one child per NUMA cell with the
   slots of that cell's GPUs; only where it differs from per render node

@@ -2,12 +2,14 @@
 
 Going through the REST API for 5,000 hosts x (1 + 8) providers would take
 most of the run, so the rows go into Placement's own tables with one bulk
-``INSERT`` per table in one transaction. What goes in is what the plugin
-reports: the children of one template host are made by the plugin's
-``placement_report.update_provider_tree`` on a real Nova ``ProviderTree``
-(names, inventory, traits), then copied for every host with that host's
-name and new UUIDs. The root providers carry what Nova's libvirt driver
-reports for a 4-cell host. The resource class and the custom traits are
+``INSERT`` per table in one transaction. The root providers carry what
+Nova's libvirt driver reports for a 4-cell host. The host-level slots the
+plugin reports now (``host_slot_inventory``) come from the plugin's own
+``placement_report.update_provider_tree`` on a real Nova ``ProviderTree``;
+the render node providers of earlier releases (``template_children``), which
+the plugin no longer makes, are described here for comparison, named as
+those releases named them, and copied for every host with that host's
+name and new UUIDs. The resource class and the custom traits are
 created through the REST API first, as nova-compute does, and
 ``check_sample`` reads a few hosts back through the REST API.
 """
@@ -99,28 +101,12 @@ PRODUCT_TRAIT = _pci_trait(names.PRODUCT_TRAIT_PREFIX, GPU_PRODUCT)
 HOST_SLOT_TRAITS = frozenset((VENDOR_TRAIT, PRODUCT_TRAIT))
 
 
-def host_slot_inventory(shape):
-    """The root's extra inventory in the "host slots" model.
+def _template_nodes(shape):
+    """The GPUs of one host, spread evenly over its cells.
 
-    What the plugin reports in that model: no render providers; the
-    compute node's root provider carries every render slot of the host
-    (GPUs x slots per GPU) as one ``CUSTOM_GPU_RENDER_SLOT`` inventory, so
-    that Placement's allocation candidates stay one provider per host.
+    4 GPUs on 4 cells: one each; 8: two each.
     """
-    return {names.RESOURCE_CLASS: _inventory(
-        shape.gpus_per_host * shape.slots_per_gpu)}
-
-
-def template_children(shape):
-    """[(name suffix, inventory, traits)] of one host's render providers.
-
-    GPUs are spread evenly over the host's cells (4 GPUs on 4 cells: one
-    each; 8: two each), as the plugin reports them.
-    """
-    objects.register_all()
-    tree = provider_tree.ProviderTree()
-    tree.new_root(_TEMPLATE, str(uuid_lib.uuid4()))
-    nodes = [render_node.RenderNode(
+    return [render_node.RenderNode(
         key='0000:%02x:00.0' % (0x10 + index),
         devnode='/dev/dri/renderD%d' % (128 + index),
         numa_node=index * shape.cells // shape.gpus_per_host,
@@ -128,12 +114,50 @@ def template_children(shape):
         vendor_id=GPU_VENDOR, product_id=GPU_PRODUCT,
         slots=shape.slots_per_gpu)
         for index in range(shape.gpus_per_host)]
-    placement_report.update_provider_tree(tree, _TEMPLATE, nodes, {})
+
+
+def host_slot_inventory(shape):
+    """The root's extra inventory in the "host slots" model.
+
+    What the plugin reports (its own ``update_provider_tree`` on a
+    template host): no render providers; the compute node's root provider
+    carries every render slot of the host (GPUs x slots per GPU) as one
+    ``CUSTOM_GPU_RENDER_SLOT`` inventory, so that Placement's allocation
+    candidates stay one provider per host, and ``HOST_SLOT_TRAITS``.
+    """
+    objects.register_all()
+    tree = provider_tree.ProviderTree()
+    tree.new_root(_TEMPLATE, str(uuid_lib.uuid4()))
+    placement_report.update_provider_tree(tree, _TEMPLATE,
+                                          _template_nodes(shape), set())
+    root = tree.data(_TEMPLATE)
+    reported = {trait for trait in root.traits
+                if trait.startswith(names.VENDOR_TRAIT_PREFIX) or
+                trait.startswith(names.PRODUCT_TRAIT_PREFIX)}
+    if reported != HOST_SLOT_TRAITS:
+        raise AssertionError('the plugin reports the traits %s, the '
+                             'benchmark writes %s' % (
+                                 sorted(reported), sorted(HOST_SLOT_TRAITS)))
+    return {names.RESOURCE_CLASS: dict(root.inventory[names.RESOURCE_CLASS])}
+
+
+def template_children(shape):
+    """[(name suffix, inventory, traits)] of one host's render providers.
+
+    What releases before host-level slots reported, one child provider per
+    render node (``<host>_render_<key>``, its slots, ``OWNER_NOVA``, the
+    cell, vendor and product traits): the model the benchmark compares
+    with, and what an upgrade reshapes.
+    """
     children = []
-    for name in placement_report.owned_providers(tree, _TEMPLATE):
-        data = tree.data(name)
-        children.append((name[len(_TEMPLATE):], dict(data.inventory),
-                         frozenset(data.traits)))
+    for node in _template_nodes(shape):
+        name = placement_report.provider_name(_TEMPLATE, node.key)
+        children.append((
+            name[len(_TEMPLATE):],
+            {names.RESOURCE_CLASS: _inventory(node.slots)},
+            frozenset({os_traits.OWNER_NOVA,
+                       names.numa_trait(node.numa_node),
+                       VENDOR_TRAIT, PRODUCT_TRAIT})))
     return sorted(children)
 
 
