@@ -16,7 +16,10 @@
 Part 1 times, on the same synthetic fleet and host states, Nova's
 NUMATopologyFilter alone and the plugin as the docs enable it
 (GpuNumaTopologyFilter in its place, GpuLoadWeigher, the provider view
-build), for a phone with a render slot and for a guest without one. Part 2
+start), for a phone with a render slot and for a guest without one, on
+host states that carry the render nodes nova-compute publishes in the
+compute node stats, with Placement's host-level-slot answer (one
+candidate per host). Part 2
 counts the Placement calls of Nova's real select_destinations. The ratios
 to stock come last. Run from the repository root::
 

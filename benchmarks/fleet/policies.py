@@ -2,8 +2,9 @@
 
 ``stock``
     Nova without the plugin: ``NUMATopologyFilter`` and Nova's weighers;
-    the scheduler claims the host's first candidate, i.e. any render node
-    with a free slot, and the compute claim's fit picks the cell.
+    the scheduler claims the host's candidate (a render slot on its root
+    provider), the compute claim's fit picks the cell and the slot lands
+    on the first render node with room, whatever its cell.
 ``required`` / ``preferred``
     the plugin, with ``gpu_numa:affinity_policy`` set to that value in the
     phone flavors: the NUMA filters that ``README.rst`` tells operators to

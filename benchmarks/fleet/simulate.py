@@ -1,21 +1,31 @@
 """Schedule the stream through Nova's handlers and apply every claim.
 
 For each request, what nova-scheduler does: every host with allocation
-candidates (Placement's answer: room on the root provider and, for a
-phone, a GPU with a free slot) gets fresh candidates and empty limits;
-Nova's ``HostFilterHandler`` runs the policy's filters, Nova's
+candidates (Placement's answer with host-level slots: one candidate, on
+the root provider, when it has room and, for a phone, a free render slot
+among the host's) gets fresh candidates and empty limits; Nova's
+``HostFilterHandler`` runs the policy's filters, Nova's
 ``HostWeightHandler`` its weighers, and the best host and its first
 candidate win (``host_subset_size = 1``). For the plugin, the request's
-provider view is recorded first from the provider summaries and the
-request's ``ResourceRequest``, by the function the plugin's report-client
-wrap calls (``provider_view.record_candidates``).
+provider view is started first, as the plugin's report-client wrap does
+(``provider_view.start``); the filter and the weigher then read each
+host's render nodes from its ``HostState.stats``, which the simulated
+compute rewrites after every claim and delete.
 
-Then, what nova-compute does: Nova's ``numa_fit_instance_to_host`` on the
-host's topology with the limits the filters left on the host state (for
-the plugin, pinned to the GPU's cell, as the claim pins them from the
-allocation), and ``numa_usage_from_instance_numa`` records the cell usage;
-Placement's usage (root VCPU and RAM, the GPU's slot) follows the
-candidate. A delete undoes both.
+Then, what nova-compute does. With the plugin, its claim
+(``compute.claim_cell``): the cells whose render nodes have a free slot,
+in the order of ``slot_choice.ranked_cells`` (reversed when the scheduler
+packs), each tried with Nova's ``numa_fit_instance_to_host`` and the
+scheduler's limits pinned to that cell; the first that fits gets the
+guest and a slot of its best render node; with none, ``preferred`` claims
+unpinned on ``slot_choice.best_node``, ``required`` fails (a reschedule in
+Nova). Stock Nova's claim fits with the scheduler's limits wherever Nova's
+fit says, and the slot goes to the first render node with a free slot in
+the host's listing order, whatever its cell (what claiming Placement's
+first candidate gave when each render node was a provider of its own).
+``numa_usage_from_instance_numa`` records the cell usage; Placement's
+usage (root VCPU, RAM and render slot) follows the candidate. A delete
+undoes both.
 """
 
 import dataclasses
@@ -27,8 +37,11 @@ from nova.scheduler import weights as nova_weights
 from nova.virt import hardware
 
 from benchmarks.fleet import specs as specs_lib
+from benchmarks.fleet import topology as topology_lib
 from benchmarks.fleet import workload
-from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import cell_limits
+from nova_gpu_numa_sched.compute import slot_choice
+from nova_gpu_numa_sched import policy as policy_lib
 from nova_gpu_numa_sched.scheduler import provider_view
 
 
@@ -138,11 +151,10 @@ class Simulation:
 
     # One request -----------------------------------------------------------
 
-    def _select(self, size, spec, resources):
+    def _select(self, size, spec):
         """Nova's scheduler for one request: (seconds, host, candidate)."""
         render = size.kind == workload.PHONE
         states = []
-        summaries = {}
         for host in self.hosts:
             candidates = host.candidates(size.vcpus, size.memory_mb,
                                          size.disk_gb, render)
@@ -151,13 +163,10 @@ class Simulation:
             host.state.allocation_candidates = candidates
             host.state.limits = {}
             states.append(host.state)
-            if self.uses_view:
-                summaries.update(host.summaries())
         request_id = 'req-%s' % uuid_lib.uuid4()
         start = time.perf_counter()
         if self.uses_view:
-            provider_view.record_candidates(request_id, resources,
-                                            summaries)
+            provider_view.start(request_id)
         passed = self.filter_handler.get_filtered_objects(
             self.filters, states, spec)
         weighed = []
@@ -174,8 +183,8 @@ class Simulation:
     def boot(self, event):
         size = event.size
         result = self.result
-        spec, resources = self.specs.get(size)
-        seconds, host, candidate = self._select(size, spec, resources)
+        spec, _resources = self.specs.get(size)
+        seconds, host, candidate = self._select(size, spec)
         phone = size.kind == workload.PHONE
         if phone:
             result.phones_asked += 1
@@ -185,15 +194,13 @@ class Simulation:
             result.vm_seconds.append(seconds)
         if host is None:
             return False
-        gpu = None
-        for rp_uuid, alloc in candidate['allocations'].items():
-            if alloc['resources'].get(names.RESOURCE_CLASS):
-                gpu = rp_uuid
-        # The compute claim: Nova's fit with the scheduler's limits.
-        topology = hardware.numa_fit_instance_to_host(
-            host.topology, spec.numa_topology.obj_clone(),
-            limits=host.state.limits.get('numa_topology'),
-            provider_mapping=candidate['mappings'])
+        limits = host.state.limits.get('numa_topology')
+        if not phone:
+            gpu, topology = None, _fit(host, spec, candidate, limits)
+        elif self.uses_view:
+            gpu, topology = _plugin_claim(host, spec, candidate, limits)
+        else:
+            gpu, topology = _stock_claim(host, spec, candidate, limits)
         if topology is None:
             result.claim_failures += 1
             return False
@@ -228,3 +235,41 @@ class Simulation:
             phones=len(phones),
             vms=len(self.placed) - len(phones),
             cross_numa=sum(p.cross_numa for p in phones))
+
+
+def _fit(host, spec, candidate, limits):
+    """Nova's NUMA fit of the claim, with ``limits``; None if it fails."""
+    return hardware.numa_fit_instance_to_host(
+        host.topology, spec.numa_topology.obj_clone(), limits=limits,
+        provider_mapping=candidate['mappings'])
+
+
+def _plugin_claim(host, spec, candidate, limits):
+    """(render node, topology) of the plugin's compute claim, or a None.
+
+    ``compute.claim_cell``'s order and limits, on this host's render nodes
+    as its tracker counts them.
+    """
+    nodes = host.render_nodes()
+    packing = cell_limits.is_packing(limits)
+    for cell, node in slot_choice.ranked_cells(nodes, 1, packing):
+        topology = _fit(host, spec, candidate, cell_limits.pinned_numa_limits(
+            limits, cell, topology_lib.CPU_RATIO, topology_lib.RAM_RATIO))
+        if topology is not None:
+            return node.key, topology
+    if policy_lib.allows_split(spec.flavor):
+        node = slot_choice.best_node(nodes, 1, packing)
+        if node is not None:
+            return node.key, _fit(
+                host, spec, candidate, cell_limits.unpinned_numa_limits(
+                    limits, topology_lib.CPU_RATIO, topology_lib.RAM_RATIO))
+    return None, None
+
+
+def _stock_claim(host, spec, candidate, limits):
+    """(render node, topology) without the plugin: cell-blind slot."""
+    gpu = next((g.uuid for g in host.gpus
+                if host.gpu_used[g.uuid] < g.capacity), None)
+    if gpu is None:
+        return None, None
+    return gpu, _fit(host, spec, candidate, limits)

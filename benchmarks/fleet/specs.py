@@ -41,7 +41,7 @@ class SpecCache:
     """One RequestSpec per size and policy: the filters leave it intact.
 
     With it, the ``ResourceRequest`` Nova's scheduler builds from it for
-    the candidate query, which the plugin's provider view reads.
+    the candidate query.
     """
 
     def __init__(self, policy):

@@ -12,10 +12,14 @@ Three kinds of host, as seen in phone farms:
     a 2-socket x86_64 server with 8 GPUs, 4 on each socket's cell.
 
 A ``Host`` keeps what nova-compute knows (its ``NUMATopology`` with cell
-usage, the slots used on each GPU, the VCPU and RAM used on the root
-provider) and what the scheduler is handed: a Nova ``HostState`` built by
-``HostState.update()`` from a ``ComputeNode``, the allocation candidates
-Placement returns for a request and the provider summaries of its tree.
+usage, the slots used on each GPU, the VCPU, RAM and render slots used on
+the root provider) and what the scheduler is handed: a Nova ``HostState``
+built by ``HostState.update()`` from a ``ComputeNode``, whose ``stats``
+carry the render nodes as nova-compute publishes them (the plugin's
+``slot_choice.stats_value`` of its ``NodeUsage`` objects, rewritten after
+every claim and delete), and the allocation candidates Placement returns
+for a request. With host-level slots, Placement counts a host's render
+slots on its root provider, so a phone gets one candidate per host.
 """
 
 import collections
@@ -25,10 +29,10 @@ import uuid as uuid_lib
 from nova import objects
 from nova.scheduler import host_manager
 from nova.virt import hardware
-import os_traits
 from oslo_utils import timeutils
 
 from nova_gpu_numa_sched import cell_limits
+from nova_gpu_numa_sched.compute import slot_choice
 from nova_gpu_numa_sched import names
 
 CELL_UUID = str(uuid_lib.UUID(int=0xf1ee7))
@@ -64,6 +68,7 @@ KINDS = {
 #: The fleet's mix: a host's kind is chosen round-robin in this order.
 MIX = ('arm-4c4g', 'arm-4c2g', 'arm-4c4g', 'x86-2c8g')
 
+#: ``uuid`` doubles as the render node key the host publishes.
 Gpu = collections.namedtuple('Gpu', 'uuid cell capacity')
 
 
@@ -144,7 +149,21 @@ class Host:
             updated_at=now, last_seen_up=now, uuid=self.uuid)
         state = host_manager.HostState(self.name, self.name, CELL_UUID)
         state.update(self._compute_node(), dict(service), [], {})
+        self._publish(state)
         return state
+
+    def render_nodes(self):
+        """{key: NodeUsage} of the GPUs, as nova-compute's tracker has them."""
+        return {gpu.uuid: slot_choice.NodeUsage(
+            key=gpu.uuid, cell=gpu.cell, usable=gpu.capacity,
+            used=self.gpu_used[gpu.uuid]) for gpu in self.gpus}
+
+    def _publish(self, state):
+        """What nova-compute writes into the compute node's stats."""
+        stats = dict(state.stats or {})
+        stats[names.RENDER_NODES_STAT] = slot_choice.stats_value(
+            self.render_nodes())
+        state.stats = stats
 
     # Usage, as the resource tracker and Placement record it --------------
 
@@ -165,6 +184,7 @@ class Host:
         state.free_ram_mb -= sign * memory_mb
         state.free_disk_mb -= sign * disk_gb * 1024
         state.num_instances += sign
+        self._publish(state)
 
     def gpu_cell(self, gpu_uuid):
         for gpu in self.gpus:
@@ -179,49 +199,23 @@ class Host:
                 self.memory_used + memory_mb <= self.memory_mb * RAM_RATIO)
 
     def candidates(self, vcpus, memory_mb, disk_gb, render):
-        """Allocation requests for one guest, in Placement's order.
+        """Allocation requests for one guest, as Placement answers.
 
-        One per GPU with a free slot for a render guest, one for a guest
-        without a render slot; none when the root provider has no room.
+        One, on the root provider, when it has room (for a render guest,
+        a free render slot among the host's); none otherwise.
         """
         if not self._root_room(vcpus, memory_mb):
             return []
-        root = {self.uuid: {'resources': {
-            'VCPU': vcpus, 'MEMORY_MB': memory_mb, 'DISK_GB': disk_gb}}}
-        if not render:
-            return [{'allocations': root, 'mappings': {'': [self.uuid]}}]
-        found = []
-        for gpu in self.gpus:
-            if self.gpu_used[gpu.uuid] >= gpu.capacity:
-                continue
-            allocations = dict(root)
-            allocations[gpu.uuid] = {'resources': {names.RESOURCE_CLASS: 1}}
-            found.append({'allocations': allocations,
-                          'mappings': {'': [self.uuid, gpu.uuid]}})
-        return found
-
-    def summaries(self):
-        """Placement provider summaries of the host's provider tree."""
-        found = {self.uuid: {
-            'resources': {
-                'VCPU': {'capacity': int(self.vcpus * CPU_RATIO),
-                         'used': self.vcpus_used},
-                'MEMORY_MB': {'capacity': self.memory_mb,
-                              'used': self.memory_used},
-                'DISK_GB': {'capacity': HOST_DISK_GB, 'used': 0}},
-            'traits': [os_traits.OWNER_NOVA],
-            'parent_provider_uuid': None,
-            'root_provider_uuid': self.uuid}}
-        for gpu in self.gpus:
-            found[gpu.uuid] = {
-                'resources': {names.RESOURCE_CLASS: {
-                    'capacity': gpu.capacity,
-                    'used': self.gpu_used[gpu.uuid]}},
-                'traits': sorted([os_traits.OWNER_NOVA,
-                                  names.numa_trait(gpu.cell)]),
-                'parent_provider_uuid': self.uuid,
-                'root_provider_uuid': self.uuid}
-        return found
+        resources = {'VCPU': vcpus, 'MEMORY_MB': memory_mb,
+                     'DISK_GB': disk_gb}
+        if render:
+            free = sum(gpu.capacity - self.gpu_used[gpu.uuid]
+                       for gpu in self.gpus)
+            if free < 1:
+                return []
+            resources[names.RESOURCE_CLASS] = 1
+        return [{'allocations': {self.uuid: {'resources': resources}},
+                 'mappings': {'': [self.uuid]}}]
 
 
 def hardware_usage(topology, instance_topology, free):

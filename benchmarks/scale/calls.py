@@ -7,7 +7,7 @@ Placement stand-in; a ``HostManager`` subclass reads the synthetic fleet
 instead of the cell databases.
 """
 
-import collections
+import types
 from unittest import mock
 import uuid as uuid_lib
 
@@ -109,24 +109,36 @@ def count_placement_calls(fleet, placement, with_plugin, num_instances):
 
 
 def _check_selections(fleet, placement, selections, instance_uuids):
-    """The claims took a render slot; the view saw them; limits pinned."""
+    """The claims took a render slot; the view saw them; limits pinned.
+
+    With host-level slots each claim holds one render slot on the chosen
+    host's root provider, and the view counts it on the render node the
+    filter chose there, on top of what the host published.
+    """
     view = provider_view.current()
-    claimed = collections.Counter()
     for instance_uuid, selection in zip(instance_uuids, selections):
         allocations = placement.allocations[instance_uuid]
-        gpus = [rp for rp in allocations if rp in fleet.gpu_cell]
-        if len(gpus) != 1:
-            raise AssertionError('claim without exactly one render slot')
-        claimed[gpus[0]] += 1
+        root = selection[0].compute_node_uuid
+        slots = {rp: alloc['resources'].get(names.RESOURCE_CLASS, 0)
+                 for rp, alloc in allocations.items()}
+        if slots.get(root) != 1 or sum(slots.values()) != 1:
+            raise AssertionError('claim without exactly one render slot on '
+                                 'the root provider')
         if len(instance_uuids) == 1:
+            key = view.chosen.get(root)
             physnets = selection[0].limits.numa_topology.network_metadata
-            if names.cell_token(fleet.gpu_cell[gpus[0]]) not in (
+            if names.cell_token(fleet.gpu_cell[(root, key)]) not in (
                     physnets.physnets):
                 raise AssertionError('selection not pinned to GPU cell')
-    for gpu_uuid, count in claimed.items():
-        before = fleet.summaries[gpu_uuid]['resources'][
-            names.RESOURCE_CLASS]['used']
-        if view.get(gpu_uuid).used != before + count:
+    if sum(view.claimed.values()) != len(instance_uuids):
+        raise AssertionError('provider view missed a claim')
+    for (root, key), count in view.claimed.items():
+        host = fleet.by_uuid[root]
+        state = types.SimpleNamespace(
+            uuid=root, stats={names.RENDER_NODES_STAT:
+                              host.render_nodes_stat()})
+        before = host.render_nodes()[key].used
+        if view.render_nodes(state)[key].used != before + count:
             raise AssertionError('provider view missed a claim')
 
 

@@ -4,8 +4,16 @@ Every host has 4 NUMA cells of 8 to 16 CPUs with 4 GiB per CPU, 2 to 4
 GPUs on cells drawn at random, and guests filling its cells at random. From
 it come Nova's ``ComputeNode`` and ``Service`` records, the ``HostState``
 objects the host manager builds from them, and what Placement answers to
-``GET /allocation_candidates`` for a phone (one candidate per GPU with a
-free slot) and for a guest without a render slot (one candidate per host).
+``GET /allocation_candidates``.
+
+Host-level slots: Placement sees one ``CUSTOM_GPU_RENDER_SLOT`` inventory
+on each compute node's root provider (the slots of all its GPUs) and the
+GPUs' vendor and product traits, so a phone's answer is one candidate per
+host with a free slot, the root alone, as for a guest without a render
+slot. Each GPU's cell, slots, use and load reach the scheduler in the
+compute node's ``stats`` (``names.RENDER_NODES_STAT``), written here by
+the plugin's own ``slot_choice.stats_value`` from ``NodeUsage`` objects,
+as nova-compute publishes them.
 """
 
 import collections
@@ -19,6 +27,7 @@ from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 
 from nova_gpu_numa_sched import cell_limits
+from nova_gpu_numa_sched.compute import slot_choice
 from nova_gpu_numa_sched import names
 
 CELL_UUID = str(uuid_lib.UUID(int=0xce11))
@@ -32,7 +41,8 @@ PHONE_MB = 2048
 PHONE_DISK_GB = 8
 HOST_DISK_GB = 2000
 
-Gpu = collections.namedtuple('Gpu', 'uuid cell capacity used load')
+#: ``key``: the render node key nova-compute publishes (a PCI address).
+Gpu = collections.namedtuple('Gpu', 'key devnode cell capacity used load')
 
 
 class Host:
@@ -55,9 +65,10 @@ class Host:
         gpu_cells = (list(range(NUMA_CELLS)) if uniform else
                      [rng.randrange(NUMA_CELLS)
                       for _ in range(rng.randint(2, 4))])
-        for cell in gpu_cells:
+        for number, cell in enumerate(gpu_cells):
             self.gpus.append(Gpu(
-                uuid=str(uuid_lib.UUID(int=rng.getrandbits(128))),
+                key='0000:%02x:00.0' % (0x10 + number),
+                devnode='/dev/dri/renderD%d' % (128 + number),
                 cell=cell,
                 capacity=SLOTS_PER_GPU,
                 used=rng.randint(0, SLOTS_PER_GPU),
@@ -120,7 +131,8 @@ class Host:
             supported_hv_specs=[objects.HVSpec(
                 arch='x86_64', hv_type='kvm', vm_mode='hvm')],
             stats={'num_instances': str(self.instances),
-                   'io_workload': '0'},
+                   'io_workload': '0',
+                   names.RENDER_NODES_STAT: self.render_nodes_stat()},
             metrics='[]', numa_topology=self.numa_topology()._to_json(),
             pci_device_pools=objects.PciDevicePoolList(objects=[]),
             cpu_allocation_ratio=CPU_RATIO, ram_allocation_ratio=RAM_RATIO,
@@ -134,22 +146,45 @@ class Host:
             report_count=1, created_at=now, updated_at=now,
             last_seen_up=now, uuid=self.uuid)
 
+    def render_nodes(self):
+        """{key: NodeUsage} of the GPUs, as the compute's tracker sees them."""
+        return {gpu.key: slot_choice.NodeUsage(
+            key=gpu.key, cell=gpu.cell, usable=gpu.capacity, used=gpu.used,
+            load=gpu.load, devnode=gpu.devnode) for gpu in self.gpus}
+
+    def render_nodes_stat(self):
+        """The compute node's ``stats[RENDER_NODES_STAT]``."""
+        return slot_choice.stats_value(self.render_nodes())
+
+    def gpu_cell(self, key):
+        for gpu in self.gpus:
+            if gpu.key == key:
+                return gpu.cell
+        return None
+
+    @property
+    def slots(self):
+        return sum(gpu.capacity for gpu in self.gpus)
+
+    @property
+    def slots_used(self):
+        return sum(gpu.used for gpu in self.gpus)
+
     def _root_resources(self):
         return {'VCPU': PHONE_VCPUS, 'MEMORY_MB': PHONE_MB,
                 'DISK_GB': PHONE_DISK_GB}
 
     def candidates(self):
-        """Allocation requests for a phone: one per GPU with a free slot."""
-        found = []
-        for gpu in self.gpus:
-            if gpu.used >= gpu.capacity:
-                continue
-            found.append({
-                'allocations': {
-                    self.uuid: {'resources': self._root_resources()},
-                    gpu.uuid: {'resources': {names.RESOURCE_CLASS: 1}}},
-                'mappings': {'': [self.uuid, gpu.uuid]}})
-        return found
+        """Allocation requests for a phone: the root, if a slot is free.
+
+        One candidate per host: the render slot is on the root provider.
+        """
+        if self.slots_used >= self.slots:
+            return []
+        resources = dict(self._root_resources())
+        resources[names.RESOURCE_CLASS] = 1
+        return [{'allocations': {self.uuid: {'resources': resources}},
+                 'mappings': {'': [self.uuid]}}]
 
     def plain_candidates(self):
         """Allocation requests for a guest without a render slot."""
@@ -158,34 +193,25 @@ class Host:
                  'mappings': {'': [self.uuid]}}]
 
     def summaries(self):
-        """Placement provider summaries of the host's provider tree."""
+        """Placement provider summaries: the root provider alone."""
         vcpus = self.cell_cpus * NUMA_CELLS
-        found = {self.uuid: {
+        return {self.uuid: {
             'resources': {
                 'VCPU': {'capacity': int(vcpus * CPU_RATIO),
                          'used': sum(self.cpu_usage)},
                 'MEMORY_MB': {'capacity': self.cell_mb * NUMA_CELLS,
                               'used': sum(self.memory_usage)},
                 'DISK_GB': {'capacity': HOST_DISK_GB,
-                            'used': self.instances * PHONE_DISK_GB}},
+                            'used': self.instances * PHONE_DISK_GB},
+                names.RESOURCE_CLASS: {'capacity': self.slots,
+                                       'used': self.slots_used}},
             'traits': sorted([
                 os_traits.OWNER_NOVA, os_traits.COMPUTE_NET_ATTACH_INTERFACE,
-                os_traits.HW_CPU_X86_AVX2, os_traits.COMPUTE_VOLUME_EXTEND]),
+                os_traits.HW_CPU_X86_AVX2, os_traits.COMPUTE_VOLUME_EXTEND,
+                names.VENDOR_TRAIT_PREFIX + '1002',
+                names.PRODUCT_TRAIT_PREFIX + '73BF']),
             'parent_provider_uuid': None,
             'root_provider_uuid': self.uuid}}
-        for gpu in self.gpus:
-            traits = [os_traits.OWNER_NOVA, names.numa_trait(gpu.cell),
-                      names.VENDOR_TRAIT_PREFIX + '1002',
-                      names.PRODUCT_TRAIT_PREFIX + '73BF']
-            if gpu.load is not None:
-                traits.append(names.load_trait(gpu.load))
-            found[gpu.uuid] = {
-                'resources': {names.RESOURCE_CLASS: {
-                    'capacity': gpu.capacity, 'used': gpu.used}},
-                'traits': sorted(traits),
-                'parent_provider_uuid': self.uuid,
-                'root_provider_uuid': self.uuid}
-        return found
 
 
 class Answer:
@@ -216,16 +242,15 @@ class Fleet:
         rng = random.Random('%s-%d' % (seed, size))
         self.size = size
         self.hosts = [Host(i, rng, uniform) for i in range(size)]
-        self.gpu_cell = {gpu.uuid: gpu.cell
+        #: {(host uuid, render node key): cell} of every GPU.
+        self.gpu_cell = {(host.uuid, gpu.key): gpu.cell
                          for host in self.hosts for gpu in host.gpus}
+        self.by_uuid = {host.uuid: host for host in self.hosts}
         now = timeutils.utcnow(with_timezone=True)
         self.compute_nodes = [h.compute_node(now) for h in self.hosts]
         self.services = {h.name: h.service(now) for h in self.hosts}
         self.render = Answer(self.hosts, Host.candidates)
         self.plain = Answer(self.hosts, Host.plain_candidates)
-        # What part 2's counting stand-in reads.
-        self.placement_body = self.render.body
-        self.summaries = self.render.summaries
 
     def host_states(self):
         """HostStates as Nova's HostManager builds them, for every host."""

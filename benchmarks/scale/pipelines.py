@@ -7,11 +7,12 @@ allocation candidates and empty limits:
 ``stock``
     Nova's ``NUMATopologyFilter`` alone, through Nova's filter handler;
 ``plugin``
-    the plugin as the docs enable it: building the request's provider view
-    from Placement's provider summaries (what the report-client wrap adds
-    to every candidate query), ``GpuNumaTopologyFilter`` in place of
-    ``NUMATopologyFilter``, and ``GpuLoadWeigher`` through Nova's weight
-    handler;
+    the plugin as the docs enable it: starting the request's provider view
+    (``provider_view.start``, what the report-client wrap adds to every
+    candidate query; the render nodes themselves are read from each host
+    state's ``stats`` by the filter, so their parsing is timed there),
+    ``GpuNumaTopologyFilter`` in place of ``NUMATopologyFilter``, and
+    ``GpuLoadWeigher`` through Nova's weight handler;
 ``pair`` (render requests, unless disabled)
     the older deployment: ``NUMATopologyFilter`` then
     ``GpuNumaAffinityFilter``, plus the same view and weigher.
@@ -22,7 +23,13 @@ apart, to damp the noise of a shared machine; the goals are checked on
 the median of these per-repetition ratios. Every repetition checks that
 the plugin kept the same hosts, candidates (in order) and claim limits as
 the older pair, and, for a guest without a render slot, the same as stock
-Nova.
+Nova; and, for a phone, that the render node the filter chose on each kept
+host sits on the cell its claim limits are pinned to, as that host
+published it.
+
+With host-level slots, Placement's phone answer holds one candidate per
+host (the root, with the host's render slot), so the candidates the
+filters go through are as many as for a guest without a render slot.
 """
 
 import copy
@@ -108,12 +115,12 @@ class Pipelines:
 
     @staticmethod
     def _view(kind, request_id):
-        """What the report-client wrap does with Placement's answer.
+        """What the report-client wrap does before the candidate query.
 
-        Each run gets a view of its own (and so an empty fit memo).
+        Each run gets a view of its own (and so an empty fit memo and no
+        render nodes parsed yet).
         """
-        return provider_view.record_candidates(
-            request_id, kind.resources, kind.answer.summaries)
+        return provider_view.start(request_id)
 
     def _weigh(self, kind, hosts):
         return self.weight_handler.get_weighed_objects(
@@ -172,7 +179,8 @@ class Pipelines:
                 stats['plugin_candidates'] = sum(
                     len(s.allocation_candidates) for s in plugin_kept)
                 if name == RENDER:
-                    _check_colocated(self.fleet, plugin_kept)
+                    _check_colocated(self.fleet, plugin_kept,
+                                     provider_view.current())
                 memo = provider_view.current().fit_memo
                 stats['memo_hits'] = memo.hits if memo else 0
                 stats['memo_fits'] = len(memo.results) if memo else 0
@@ -210,13 +218,24 @@ def _snapshot(hosts):
     return found
 
 
-def _check_colocated(fleet, hosts):
-    """Each kept host's first GPU sits on the cell its claim is pinned to."""
+def _check_colocated(fleet, hosts, view):
+    """Each kept host's chosen GPU sits on the cell its claim is pinned to.
+
+    The cell is the one the host published in its compute node's stats
+    for the render node the filter chose there (``view.chosen``); the
+    synthetic fleet's own record of that GPU must agree.
+    """
     for state in hosts:
-        gpu = [rp for rp in state.allocation_candidates[0]['allocations']
-               if rp in fleet.gpu_cell][0]
+        key = view.chosen.get(state.uuid)
+        node = view.render_nodes(state).get(key)
+        if node is None:
+            raise AssertionError('%s: kept without a chosen render node'
+                                 % state.host)
+        if node.cell != fleet.gpu_cell[(state.uuid, key)]:
+            raise AssertionError('%s: render node %s published on the '
+                                 'wrong cell' % (state.host, key))
         physnets = state.limits['numa_topology'].network_metadata.physnets
-        if names.cell_token(fleet.gpu_cell[gpu]) not in physnets:
+        if names.cell_token(node.cell) not in physnets:
             raise AssertionError('%s: claim not pinned to GPU cell'
                                  % state.host)
 

@@ -11,7 +11,7 @@ PLAIN_GOAL = 1.02
 _LABELS = {
     'stock': 'stock: NUMATopologyFilter alone',
     'plugin': 'plugin as documented (total)',
-    'view': '  provider view build',
+    'view': '  provider view start',
     'filter': '  GpuNumaTopologyFilter',
     'weigher': '  GpuLoadWeigher',
     'pair': 'older pair (NUMATopologyFilter, GpuNumaAffinityFilter)',
@@ -84,6 +84,10 @@ def print_calls(counts):
           'filters + NUMATopologyFilter (stock) or GpuNumaTopologyFilter '
           'and GpuLoadWeigher (plugin), all of Nova\'s weighers; any other '
           'HTTP request fails the run.')
+    print('  Host-level slots: a phone\'s answer holds one candidate per '
+          'host (its root provider); the plugin reads each host\'s render '
+          'nodes from the compute node stats Nova\'s host manager already '
+          'loaded, so no call is added per host or per GPU.')
     header = ('%6s  %-6s %9s %6s  %s'
               % ('hosts', 'plugin', 'instances', 'calls', 'calls by kind'))
     print(header)

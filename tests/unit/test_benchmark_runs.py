@@ -99,10 +99,20 @@ class TestPlacementCostRuns(testtools.TestCase):
         # Claims against trait writes run on MariaDB only.
         self.assertIn('Part 3 (claims racing trait writes) runs on MariaDB '
                       'only', proc.stdout)
-        for run in ('no load traits', 'load traits, no hysteresis',
-                    'load traits, hysteresis 5 %'):
+        # The earlier release's load traits, then host-level slots, which
+        # write no load to Placement.
+        for run in ('render providers, no load traits',
+                    'render providers, load traits, no hysteresis',
+                    'render providers, load traits, hysteresis 5 %'):
             self.assertHas(ratios, 'per 100 phones, mariadb, %s: claims '
                            'refused ' % run)
+        slots = [line for line in ratios if line.startswith(
+            'ratio per 100 phones, mariadb, host-level slots, load in the '
+            'compute node stats: claims refused ')]
+        self.assertEqual(1, len(slots), '\n'.join(ratios))
+        self.assertTrue(slots[0].endswith(
+            'trait writes 0.0, trait writes refused or failed 0.0'),
+            slots[0])
         # The two ratios under the defaults, across fleets.
         for backend in ('sqlite', 'mariadb'):
             self.assertHas(ratios, 'phone / plain guest without render '
