@@ -30,7 +30,7 @@ from benchmarks.candidates import timing
 from benchmarks.common import fleet as fleet_lib
 from benchmarks.common import nova_request
 from benchmarks.common import scheduler_choice
-from nova_gpu_numa_sched.compute import slot_choice
+from nova_gpu_numa_sched import render_usage
 
 
 def modes(caps):
@@ -57,9 +57,9 @@ def describe(options):
 
 
 def _usage(fleet):
-    """{root: {key: NodeUsage}}: every render node free."""
-    return {root: {node.key: slot_choice.NodeUsage(
-        key=node.key, cell=node.numa_node, usable=node.slots, used=0,
+    """{root: {key: RenderNodeUsage}}: every render node free."""
+    return {root: {node.key: render_usage.RenderNodeUsage(
+        key=node.key, cell=node.numa_node, slots=node.slots, used=0,
         devnode=node.devnode) for node in nodes}
         for root, nodes in fleet.nodes.items()}
 
@@ -69,7 +69,7 @@ def boot_stream(placement, fleet, path, label, options, args, server_cpu):
     placement.free_allocations()
     placement.configure(**options)
     usage = _usage(fleet)
-    published = {root: slot_choice.stats_value(nodes)
+    published = {root: render_usage.dumps(nodes)
                  for root, nodes in usage.items()}
     used_gpu = collections.Counter()
     used_host = collections.Counter()
@@ -101,7 +101,7 @@ def boot_stream(placement, fleet, path, label, options, args, server_cpu):
             # The compute's claim takes a slot of that render node and
             # publishes the host's render nodes again.
             usage[root][key].used += 1
-            published[root] = slot_choice.stats_value(usage[root])
+            published[root] = render_usage.dumps(usage[root])
             used_gpu[(root, key)] += 1
             used_host[root] += 1
     finally:

@@ -10,7 +10,7 @@ With host-level slots Placement offers hosts, not GPUs: one candidate per
 host with a free render slot, on its root provider. Then:
 
 * the scheduler reads each offered host's render nodes from the JSON its
-  compute published (``slot_choice.stats_value``, parsed by the plugin's
+  compute published (``render_usage.dumps``, read by the plugin's
   ``provider_view.ProviderView.render_nodes``) and takes, as
   ``GpuNumaAffinityFilter`` does, the preferred render node of the best
   ranked cell (``load.ranked_cells``);
@@ -102,7 +102,7 @@ def choose(body, gpu_multiplier, published, slots=1):
 def claim_node(usage, gpu_multiplier, slots=1):
     """The render node key the compute claim takes, or None.
 
-    :param usage: {key: slot_choice.NodeUsage} of the chosen host
+    :param usage: {key: render_usage.RenderNodeUsage} of the chosen host
     """
     ranked = slot_choice.ranked_cells(usage, slots, gpu_multiplier < 0)
     return ranked[0][1].key if ranked else None

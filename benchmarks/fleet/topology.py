@@ -16,7 +16,7 @@ usage, the slots used on each GPU, the VCPU, RAM and render slots used on
 the root provider) and what the scheduler is handed: a Nova ``HostState``
 built by ``HostState.update()`` from a ``ComputeNode``, whose ``stats``
 carry the render nodes as nova-compute publishes them (the plugin's
-``slot_choice.stats_value`` of its ``NodeUsage`` objects, rewritten after
+``render_usage.dumps`` of its ``RenderNodeUsage`` objects, rewritten after
 every claim and delete), and the allocation candidates Placement returns
 for a request. With host-level slots, Placement counts a host's render
 slots on its root provider, so a phone gets one candidate per host.
@@ -32,8 +32,8 @@ from nova.virt import hardware
 from oslo_utils import timeutils
 
 from nova_gpu_numa_sched import cell_limits
-from nova_gpu_numa_sched.compute import slot_choice
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import render_usage
 
 CELL_UUID = str(uuid_lib.UUID(int=0xf1ee7))
 #: Nova's initial_cpu_allocation_ratio / initial_ram_allocation_ratio.
@@ -153,15 +153,15 @@ class Host:
         return state
 
     def render_nodes(self):
-        """{key: NodeUsage} of the GPUs, as nova-compute's tracker has them."""
-        return {gpu.uuid: slot_choice.NodeUsage(
-            key=gpu.uuid, cell=gpu.cell, usable=gpu.capacity,
+        """{key: RenderNodeUsage} of the GPUs, as nova-compute has them."""
+        return {gpu.uuid: render_usage.RenderNodeUsage(
+            key=gpu.uuid, cell=gpu.cell, slots=gpu.capacity,
             used=self.gpu_used[gpu.uuid]) for gpu in self.gpus}
 
     def _publish(self, state):
         """What nova-compute writes into the compute node's stats."""
         stats = dict(state.stats or {})
-        stats[names.RENDER_NODES_STAT] = slot_choice.stats_value(
+        stats[names.RENDER_NODES_STAT] = render_usage.dumps(
             self.render_nodes())
         state.stats = stats
 

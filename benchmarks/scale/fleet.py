@@ -12,7 +12,7 @@ GPUs' vendor and product traits, so a phone's answer is one candidate per
 host with a free slot, the root alone, as for a guest without a render
 slot. Each GPU's cell, slots, use and load reach the scheduler in the
 compute node's ``stats`` (``names.RENDER_NODES_STAT``), written here by
-the plugin's own ``slot_choice.stats_value`` from ``NodeUsage`` objects,
+the plugin's own ``render_usage.dumps`` of ``RenderNodeUsage`` objects,
 as nova-compute publishes them.
 """
 
@@ -27,8 +27,8 @@ from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 
 from nova_gpu_numa_sched import cell_limits
-from nova_gpu_numa_sched.compute import slot_choice
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import render_usage
 
 CELL_UUID = str(uuid_lib.UUID(int=0xce11))
 NUMA_CELLS = 4
@@ -147,14 +147,14 @@ class Host:
             last_seen_up=now, uuid=self.uuid)
 
     def render_nodes(self):
-        """{key: NodeUsage} of the GPUs, as the compute's tracker sees them."""
-        return {gpu.key: slot_choice.NodeUsage(
-            key=gpu.key, cell=gpu.cell, usable=gpu.capacity, used=gpu.used,
+        """{key: RenderNodeUsage} of the GPUs, as the compute has them."""
+        return {gpu.key: render_usage.RenderNodeUsage(
+            key=gpu.key, cell=gpu.cell, slots=gpu.capacity, used=gpu.used,
             load=gpu.load, devnode=gpu.devnode) for gpu in self.gpus}
 
     def render_nodes_stat(self):
         """The compute node's ``stats[RENDER_NODES_STAT]``."""
-        return slot_choice.stats_value(self.render_nodes())
+        return render_usage.dumps(self.render_nodes())
 
     def gpu_cell(self, key):
         for gpu in self.gpus:

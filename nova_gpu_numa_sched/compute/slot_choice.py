@@ -19,54 +19,24 @@ multi-create that land on this host at once.
 """
 
 import contextlib
-import dataclasses
 import functools
 import threading
-import typing as ty
 
 from nova.compute import resource_tracker
 from nova import exception
 from nova import objects
 from oslo_log import log as logging
-from oslo_serialization import jsonutils
 
 from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched import conf
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import render_usage
 
 CONF = conf.CONF
 
 LOG = logging.getLogger(__name__)
 _WRAPPED_MARK = '_gpu_numa_slot_choice'
 _local = threading.local()
-
-
-@dataclasses.dataclass
-class NodeUsage:
-    """One render node as the tracker sees it."""
-
-    key: str
-    cell: ty.Optional[int]
-    usable: int
-    used: int
-    load: ty.Optional[int] = None
-    devnode: ty.Optional[str] = None
-
-    @property
-    def free(self):
-        return max(0, self.usable - self.used)
-
-    def rank(self):
-        """Sort key: least loaded first, as the scheduler ranks them.
-
-        Load is the share of slots in use, blended with the measured
-        utilisation by ``[gpu_numa] utilization_weight`` when known.
-        """
-        share = float(self.used) / self.usable if self.usable else 1.0
-        if self.load is not None:
-            weight = CONF.gpu_numa.utilization_weight
-            share = (1.0 - weight) * share + weight * self.load / 100.0
-        return (share, self.key)
 
 
 def root_uuid(tracker, nodename):
@@ -96,32 +66,35 @@ def _slot_resources(tracker, rp_uuid):
 
 
 def usage(tracker, nodename):
-    """{render node key: NodeUsage} of this compute node."""
+    """{render node key: RenderNodeUsage} of this compute node."""
     rp_uuid = root_uuid(tracker, nodename)
     nodes, loads = _render_nodes(tracker)
     _, assigned = _slot_resources(tracker, rp_uuid)
-    found = {key: NodeUsage(key=key, cell=node.numa_node,
-                            usable=node.slots or 0, used=0,
-                            load=loads.get(key), devnode=node.devnode)
-             for key, node in nodes.items()}
+    found = {key: render_usage.RenderNodeUsage(
+        key=key, cell=node.numa_node, slots=node.slots or 0, used=0,
+        load=loads.get(key), devnode=node.devnode)
+        for key, node in nodes.items()}
     for res in assigned:
         key = placement_report.node_key_of_slot(res.identifier)
         if key not in found:
             # A vanished render node whose slots are still held.
-            found[key] = NodeUsage(key=key, cell=None, usable=0, used=0)
+            found[key] = render_usage.RenderNodeUsage(
+                key=key, cell=None, slots=0, used=0)
         found[key].used += 1
     return found
 
 
 def _order(packing):
-    """Sort key: least loaded first; most loaded first when packing."""
-    if not packing:
-        return NodeUsage.rank
-    return lambda node: (-node.rank()[0], node.key)
+    """Sort key: least loaded first; most loaded first when packing.
+
+    The scheduler's order (``render_usage.order``), with the same
+    ``[gpu_numa] utilization_weight``.
+    """
+    return render_usage.order(CONF.gpu_numa.utilization_weight, packing)
 
 
 def ranked_cells(nodes, amount, packing=False):
-    """[(cell, best NodeUsage)] of the cells with ``amount`` free slots.
+    """[(cell, best RenderNodeUsage)] of the cells with ``amount`` free.
 
     Cells ordered by their best render node's rank (reversed when the
     scheduler packs).
@@ -202,15 +175,6 @@ def _wrap_claim_resources(method):
     return wrapper
 
 
-def stats_value(nodes):
-    """The JSON the scheduler reads (``names.RENDER_NODES_STAT``)."""
-    return jsonutils.dumps({
-        node.key: {'cell': node.cell, 'slots': node.usable,
-                   'used': node.used, 'load': node.load,
-                   'devnode': node.devnode}
-        for node in nodes.values()}, sort_keys=True)
-
-
 def _wrap_update_to_placement(method):
     """Publish the render nodes once the driver has reported them.
 
@@ -241,7 +205,7 @@ def _publish(tracker, compute_node, nodename):
         nodes = usage(tracker, nodename)
         stats = dict(compute_node.stats or {})
         if nodes:
-            stats[names.RENDER_NODES_STAT] = stats_value(nodes)
+            stats[names.RENDER_NODES_STAT] = render_usage.dumps(nodes)
         else:
             stats.pop(names.RENDER_NODES_STAT, None)
         if stats == (compute_node.stats or {}):

@@ -4,6 +4,7 @@ from nova.scheduler import utils
 
 from nova_gpu_numa_sched import conf
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import render_usage
 
 CONF = conf.CONF
 
@@ -23,17 +24,16 @@ def node_load(node):
     """Load (0..1) of a render node; 1 when unknown."""
     if node is None:
         return 1.0
-    return node.load(CONF.gpu_numa.utilization_weight)
+    return node.load_share(CONF.gpu_numa.utilization_weight)
 
 
 def _preference(host_multiplier):
     """Sort key of render nodes: least loaded first, or most when packing.
 
-    The key also names the render node, so that ties break the same way
-    in every scheduler worker.
+    The compute's claim orders them the same way (``render_usage.order``).
     """
-    sign = -1 if host_multiplier < 0 else 1
-    return lambda node: (sign * node_load(node), node.key)
+    return render_usage.order(CONF.gpu_numa.utilization_weight,
+                              packing=host_multiplier < 0)
 
 
 def preferred_node(nodes, amount, host_multiplier, cell=None):

@@ -15,64 +15,16 @@ and what it claimed; delete them when Nova hands filters its claims.
 import dataclasses
 import functools
 import threading
-import typing as ty
 
 from nova.scheduler.client import report
-from oslo_log import log as logging
-from oslo_serialization import jsonutils
 
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import nova_compat
+from nova_gpu_numa_sched import render_usage
 from nova_gpu_numa_sched.scheduler import request
-
-LOG = logging.getLogger(__name__)
 
 _local = threading.local()
 _WRAPPED_MARK = '_gpu_numa_view'
-
-
-@dataclasses.dataclass
-class RenderNode:
-    key: str
-    cell: ty.Optional[int]
-    capacity: int
-    used: int
-    utilization: ty.Optional[int] = None
-    devnode: ty.Optional[str] = None
-
-    @property
-    def free(self):
-        return max(0, self.capacity - self.used)
-
-    def load(self, utilization_weight):
-        """Load as a fraction of 1 (see ``[gpu_numa] utilization_weight``).
-
-        Slot usage alone when the utilisation is unknown.
-        """
-        slots = float(self.used) / self.capacity if self.capacity else 1.0
-        if self.utilization is None:
-            return slots
-        return ((1.0 - utilization_weight) * slots +
-                utilization_weight * self.utilization / 100.0)
-
-
-def parse(value):
-    """{key: RenderNode} of a compute node's published render nodes."""
-    if not value:
-        return {}
-    try:
-        published = jsonutils.loads(value)
-        return {key: RenderNode(key=key, cell=node.get('cell'),
-                                capacity=int(node.get('slots') or 0),
-                                used=int(node.get('used') or 0),
-                                utilization=node.get('load'),
-                                devnode=node.get('devnode'))
-                for key, node in published.items()}
-    except (ValueError, TypeError, AttributeError) as e:
-        LOG.warning('Unreadable %s in a compute node\'s stats (%s); its '
-                    'render nodes are taken as full.',
-                    names.RENDER_NODES_STAT, e)
-        return {}
 
 
 class ProviderView:
@@ -80,7 +32,7 @@ class ProviderView:
 
     def __init__(self, request_id):
         self.request_id = request_id
-        #: {host uuid: (stats value, {key: RenderNode})}
+        #: {host uuid: (stats value, {key: RenderNodeUsage})}
         self._parsed = {}
         #: {(host uuid, render node key): slots claimed in this request}
         self.claimed = {}
@@ -90,12 +42,12 @@ class ProviderView:
         self.fit_memo = None
 
     def render_nodes(self, host_state):
-        """{key: RenderNode} of a host, with this request's claims added."""
+        """{key: RenderNodeUsage} of a host, with this request's claims."""
         uuid = host_state.uuid
         value = (host_state.stats or {}).get(names.RENDER_NODES_STAT)
         cached = self._parsed.get(uuid)
         if cached is None or cached[0] is not value:
-            cached = (value, parse(value))
+            cached = (value, render_usage.loads(value))
             self._parsed[uuid] = cached
         nodes = cached[1]
         if not self.claimed:

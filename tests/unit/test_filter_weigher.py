@@ -66,7 +66,7 @@ def host_state(name='host1', cells=4, usage=None, gpus=None,
 
 
 def published(gpus):
-    """The JSON nova-compute publishes (slot_choice.stats_value)."""
+    """The JSON nova-compute publishes (render_usage.dumps)."""
     nodes = {}
     for gpu in gpus:
         key, cell, used, slots, load = (

@@ -59,6 +59,7 @@ from nova_gpu_numa_sched.compute import slot_choice
 from nova_gpu_numa_sched import filters
 from nova_gpu_numa_sched import names
 from nova_gpu_numa_sched import pinned_fit
+from nova_gpu_numa_sched import render_usage
 from tests.unit import test_filter_weigher as helpers
 
 #: No 'explain' phase: it re-runs a failing case many times over.
@@ -391,8 +392,8 @@ class FitAgreementTest(helpers.PluginTestCase):
         # The claim tries the cells in the order the scheduler ranks them
         # (least used render node first): it lands where the scheduler
         # chose.
-        usage = {'gpu%d' % cell: slot_choice.NodeUsage(
-            key='gpu%d' % cell, cell=cell, usable=2, used=2 - free)
+        usage = {'gpu%d' % cell: render_usage.RenderNodeUsage(
+            key='gpu%d' % cell, cell=cell, slots=2, used=2 - free)
             for cell, free in host.render.items()}
         first = next(cell for cell, _ in slot_choice.ranked_cells(usage, 1)
                      if cell in claimable)

@@ -15,6 +15,7 @@ import testtools
 
 from nova_gpu_numa_sched import conf
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import render_usage
 from nova_gpu_numa_sched.scheduler import load
 from nova_gpu_numa_sched.scheduler import provider_view
 from nova_gpu_numa_sched.scheduler import request
@@ -57,9 +58,9 @@ def candidate(root, slots=1):
             'mappings': {'': [root]}}
 
 
-def node(key, cell=0, used=0, capacity=10, utilization=None):
-    return provider_view.RenderNode(key=key, cell=cell, capacity=capacity,
-                                    used=used, utilization=utilization)
+def node(key, cell=0, used=0, slots=10, load_=None):
+    return render_usage.RenderNodeUsage(key=key, cell=cell, slots=slots,
+                                        used=used, load=load_)
 
 
 def nodes_of(*nodes):
@@ -81,54 +82,6 @@ class ViewTestCase(testtools.TestCase):
         self.conf = self.useFixture(config_fixture.Config(conf.CONF))
         self.log = self.useFixture(fixtures.FakeLogger(
             level=logging.WARNING, format='%(levelname)s %(message)s'))
-
-
-class ParseTestCase(ViewTestCase):
-
-    def test_published_render_nodes(self):
-        parsed = provider_view.parse(published(
-            gpu0=(1, 8, 3, 40, '/dev/dri/renderD128'),
-            gpu1=(3, 10, 0)))
-        self.assertEqual({'gpu0', 'gpu1'}, set(parsed))
-        self.assertEqual(
-            provider_view.RenderNode(key='gpu0', cell=1, capacity=8, used=3,
-                                     utilization=40,
-                                     devnode='/dev/dri/renderD128'),
-            parsed['gpu0'])
-        self.assertEqual(5, parsed['gpu0'].free)
-        gpu1 = parsed['gpu1']
-        self.assertEqual((3, 10, 0, 10, None, None),
-                         (gpu1.cell, gpu1.capacity, gpu1.used, gpu1.free,
-                          gpu1.utilization, gpu1.devnode))
-        self.assertEqual('', self.log.output)
-
-    def test_missing_fields(self):
-        """A vanished render node (cell unknown, no usable slot)."""
-        parsed = provider_view.parse(jsonutils.dumps(
-            {'gone': {'cell': None, 'slots': 0, 'used': 2}, 'bare': {}}))
-        self.assertIsNone(parsed['gone'].cell)
-        self.assertEqual((0, 2, 0), (parsed['gone'].capacity,
-                                     parsed['gone'].used,
-                                     parsed['gone'].free))
-        self.assertEqual((None, 0, 0, None),
-                         (parsed['bare'].cell, parsed['bare'].capacity,
-                          parsed['bare'].used, parsed['bare'].utilization))
-
-    def test_nothing_published(self):
-        for value in (None, '', '{}'):
-            self.assertEqual({}, provider_view.parse(value))
-        self.assertEqual('', self.log.output)
-
-    def test_unreadable_is_empty_with_a_warning(self):
-        for value in ('{"gpu0": ', '["gpu0"]', '{"gpu0": {"slots": "x"}}',
-                      '{"gpu0": 3}'):
-            self.assertEqual({}, provider_view.parse(value), value)
-        warnings = self.log.output.splitlines()
-        self.assertEqual(4, len(warnings), warnings)
-        for line in warnings:
-            self.assertTrue(line.startswith('WARNING Unreadable %s'
-                                            % names.RENDER_NODES_STAT), line)
-            self.assertIn('taken as full', line)
 
 
 class RenderNodesTestCase(ViewTestCase):
@@ -356,23 +309,8 @@ class InstallTestCase(testtools.TestCase):
 
 class LoadTestCase(ViewTestCase):
 
-    def test_slots_only_when_utilisation_unknown(self):
-        self.assertAlmostEqual(0.2, node('a', used=2).load(0.5))
-        self.assertAlmostEqual(0.2, node('a', used=2).load(1.0))
-
-    def test_utilisation_weighted(self):
-        gpu = node('a', used=2, utilization=60)
-        self.assertAlmostEqual(0.4, gpu.load(0.5))
-        self.assertAlmostEqual(0.2, gpu.load(0.0))
-        self.assertAlmostEqual(0.6, gpu.load(1.0))
-        self.assertAlmostEqual(0.8 * 0.2 + 0.2 * 0.6, gpu.load(0.2))
-
-    def test_no_capacity_is_full(self):
-        self.assertEqual(1.0, node('a', capacity=0).load(0.5))
-        self.assertEqual(0, node('a', capacity=0, used=2).free)
-
     def test_node_load_uses_configured_weight(self):
-        gpu = node('a', used=2, utilization=60)
+        gpu = node('a', used=2, load_=60)
         self.conf.config(utilization_weight=0.5, group='gpu_numa')
         self.assertAlmostEqual(0.4, load.node_load(gpu))
         self.conf.config(utilization_weight=0.0, group='gpu_numa')
@@ -429,8 +367,8 @@ class RankTestCase(ViewTestCase):
 
     def test_utilisation_counts(self):
         self.conf.config(utilization_weight=1.0, group='gpu_numa')
-        nodes = nodes_of(node('a', 0, used=0, utilization=90),
-                         node('b', 1, used=5, utilization=10))
+        nodes = nodes_of(node('a', 0, used=0, load_=90),
+                         node('b', 1, used=5, load_=10))
         self.assertEqual([1, 0], [cell for cell, _ in load.ranked_cells(
             nodes, 1, 1.0)])
         self.assertEqual([0, 1], [cell for cell, _ in load.ranked_cells(

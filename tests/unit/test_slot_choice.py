@@ -20,8 +20,8 @@ from nova_gpu_numa_sched.compute import placement_report
 from nova_gpu_numa_sched.compute import slot_choice
 from nova_gpu_numa_sched import conf
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import render_usage
 from nova_gpu_numa_sched.scheduler import load
-from nova_gpu_numa_sched.scheduler import provider_view
 from tests.unit import test_cell_pinning as pinning
 
 RC = names.RESOURCE_CLASS
@@ -42,9 +42,9 @@ def tracker(nodes=GPUS, used=(), loads=None):
     return found
 
 
-def node(key, cell, usable=4, used=0, load=None):
-    return slot_choice.NodeUsage(key=key, cell=cell, usable=usable,
-                                 used=used, load=load)
+def node(key, cell, slots=4, used=0, load=None):
+    return render_usage.RenderNodeUsage(key=key, cell=cell, slots=slots,
+                                        used=used, load=load)
 
 
 class UsageTestCase(testtools.TestCase):
@@ -61,7 +61,7 @@ class UsageTestCase(testtools.TestCase):
             {'gpu0': (0, 4, 2, 2, None, '/dev/dri/gpu0'),
              'gpu1': (1, 4, 0, 4, 40, '/dev/dri/gpu1'),
              'gpu2': (1, 2, 1, 1, None, '/dev/dri/gpu2')},
-            {key: (n.cell, n.usable, n.used, n.free, n.load, n.devnode)
+            {key: (n.cell, n.slots, n.used, n.free, n.load, n.devnode)
              for key, n in found.items()})
 
     def test_vanished_render_node_with_held_slots(self):
@@ -70,7 +70,7 @@ class UsageTestCase(testtools.TestCase):
             tracker(nodes=GPUS[:1], used=['gone#slot0', 'gone#slot2']),
             NODENAME)
         gone = found['gone']
-        self.assertEqual((None, 0, 2, 0), (gone.cell, gone.usable,
+        self.assertEqual((None, 0, 2, 0), (gone.cell, gone.slots,
                                            gone.used, gone.free))
         self.assertEqual(0, found['gpu0'].used)
 
@@ -88,7 +88,7 @@ class UsageTestCase(testtools.TestCase):
         rt.driver = object()
         found = slot_choice.usage(rt, NODENAME)
         self.assertEqual({'gpu0': (None, 0, 1)},
-                         {key: (n.cell, n.usable, n.used)
+                         {key: (n.cell, n.slots, n.used)
                           for key, n in found.items()})
 
     def test_no_provider_tree_yet(self):
@@ -98,13 +98,15 @@ class UsageTestCase(testtools.TestCase):
                          {key: n.used for key, n in
                           slot_choice.usage(rt, NODENAME).items()})
 
-    def test_rank_blends_utilisation(self):
+    def test_order_blends_utilisation(self):
         self.conf.config(utilization_weight=0.5, group='gpu_numa')
-        self.assertEqual((0.5, 'a'), node('a', 0, used=2).rank())
+        order = slot_choice._order(False)
+        self.assertEqual((0.5, 'a'), order(node('a', 0, used=2)))
         self.assertEqual((0.25 * 0.5 + 0.5 * 0.8, 'a'),
-                         node('a', 0, used=1, load=80).rank())
-        self.assertEqual((1.0, 'a'), node('a', 0, usable=0).rank())
-        self.assertEqual(0, node('a', 0, usable=2, used=3).free)
+                         order(node('a', 0, used=1, load=80)))
+        self.assertEqual((1.0, 'a'), order(node('a', 0, slots=0)))
+        self.assertEqual((-0.5, 'a'),
+                         slot_choice._order(True)(node('a', 0, used=2)))
 
     def test_ranked_cells_spread_and_pack(self):
         nodes = {n.key: n for n in (
@@ -131,9 +133,8 @@ class UsageTestCase(testtools.TestCase):
             node('a', 0, used=1, load=90), node('b', 1, used=2, load=0),
             node('c', 2, used=1, load=None), node('d', 3, used=0, load=50),
             node('e', 3, used=4))}
-        scheduler = {n.key: provider_view.RenderNode(
-            key=n.key, cell=n.cell, capacity=n.usable, used=n.used,
-            utilization=n.load) for n in compute.values()}
+        # What the scheduler reads of what the compute publishes.
+        scheduler = render_usage.loads(render_usage.dumps(compute))
         for packing, multiplier in ((False, 1.0), (True, -1.0)):
             self.assertEqual(
                 [(cell, n.key) for cell, n in load.ranked_cells(
@@ -304,14 +305,9 @@ class PublishTestCase(testtools.TestCase):
 
     def test_the_scheduler_reads_what_the_compute_publishes(self):
         self.update()
-        parsed = provider_view.parse(
+        parsed = render_usage.loads(
             self.node.stats[names.RENDER_NODES_STAT])
-        usage = slot_choice.usage(self.rt, NODENAME)
-        self.assertEqual(
-            {key: (n.cell, n.usable, n.used, n.free, n.load, n.devnode)
-             for key, n in usage.items()},
-            {key: (n.cell, n.capacity, n.used, n.free, n.utilization,
-                   n.devnode) for key, n in parsed.items()})
+        self.assertEqual(slot_choice.usage(self.rt, NODENAME), parsed)
 
     def test_each_claim_changes_the_stats_others_do_not(self):
         self.update()
@@ -319,7 +315,7 @@ class PublishTestCase(testtools.TestCase):
         with slot_choice.choosing('gpu1'):
             self.rt._claim_resources(pinning.allocations(1))
         self.assertTrue(slot_choice._publish(self.rt, self.node, NODENAME))
-        self.assertEqual(1, provider_view.parse(
+        self.assertEqual(1, render_usage.loads(
             self.node.stats[names.RENDER_NODES_STAT])['gpu1'].used)
 
     def test_no_render_nodes_no_stat(self):
@@ -439,7 +435,7 @@ class RehomeTestCase(testtools.TestCase):
         self.assertIsNone(self.rt.driver.reshaped_render_providers)
         self.assertEqual([uuids.inst1, uuids.inst2], self.saved)
         # The published account counts the moved slots.
-        published = provider_view.parse(self.rt.compute_nodes[
+        published = render_usage.loads(self.rt.compute_nodes[
             NODENAME].stats[names.RENDER_NODES_STAT])
         self.assertEqual({'gpu0': 2, 'gpu1': 2, 'gpu2': 0},
                          {key: n.used for key, n in published.items()})
