@@ -34,13 +34,13 @@ narrowed to its tree (``in_tree``).
 """
 
 import dataclasses
-import json
 import typing as ty
 import urllib.parse
 
 from oslo_utils import uuidutils
 
 from nova_gpu_numa_sched import names
+from nova_gpu_numa_sched import render_usage
 
 #: 1.17: traits in provider summaries; 1.27: every inventory in them;
 #: 1.29: root_provider_uuid; 1.31: in_tree on allocation candidates.
@@ -99,16 +99,10 @@ def render_nodes(host, value):
     """
     if not value:
         return None
-    try:
-        published = json.loads(value)
-        found = [RenderNode(host=host, key=key, cell=node.get('cell'),
-                            slots=int(node.get('slots') or 0),
-                            used=int(node.get('used') or 0),
-                            load_percent=node.get('load'),
-                            devnode=node.get('devnode'))
-                 for key, node in published.items()]
-    except (TypeError, AttributeError) as e:
-        raise ValueError(str(e))
+    found = [RenderNode(host=host, key=usage.key, cell=usage.cell,
+                        slots=usage.slots, used=usage.used,
+                        load_percent=usage.load, devnode=usage.devnode)
+             for usage in render_usage.decode(value).values()]
     found.sort(key=lambda node: (node.cell is None, node.cell or 0,
                                  node.key))
     return found

@@ -78,11 +78,12 @@ def dumps(nodes):
         for node in nodes.values()}, sort_keys=True)
 
 
-def loads(value):
+def decode(value):
     """{key: RenderNodeUsage} of a published ``RENDER_NODES_STAT`` value.
 
-    Nothing published: {}. Unreadable: {} with a warning, so that the
-    host's render nodes count as full rather than failing the request.
+    Nothing published: {}.
+
+    :raises ValueError: the value is not what nova-compute publishes
     """
     if not value:
         return {}
@@ -94,7 +95,19 @@ def loads(value):
                                      load=node.get('load'),
                                      devnode=node.get('devnode'))
                 for key, node in published.items()}
-    except (ValueError, TypeError, AttributeError) as e:
+    except (TypeError, AttributeError) as e:
+        raise ValueError(str(e))
+
+
+def loads(value):
+    """``decode``, for the scheduler: unreadable gives {} and a warning.
+
+    So that the host's render nodes count as full rather than failing the
+    request.
+    """
+    try:
+        return decode(value)
+    except ValueError as e:
         LOG.warning('Unreadable %s in a compute node\'s stats (%s); its '
                     'render nodes are taken as full.',
                     names.RENDER_NODES_STAT, e)
