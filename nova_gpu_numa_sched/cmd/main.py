@@ -177,7 +177,8 @@ def main(argv=None):
             traceback.print_exc()
         sys.stderr.write('%s %s: %s\n' % (PROG, args.command, e))
         return common.EXIT_ERROR
-    except db_exc.DBError as e:
+    except (db_exc.DBError, db_exc.CantStartEngineError) as e:
+        # Unreachable, or no connection configured at all.
         if args.debug:
             traceback.print_exc()
         sys.stderr.write('%s %s: cannot read Nova\'s databases ([database] '

@@ -492,18 +492,21 @@ class ConsoleScriptTest(DiscoverTestBase):
         self.assertIn('nova-gpu-numa status: ', result.stderr)
         self.assertIn(path, result.stderr)
 
-    def test_unreachable_placement(self):
+    def test_databases_not_configured(self):
+        # status reads Nova's databases only; here nova.conf names none.
         path = os.path.join(self.tmp, 'nova.conf')
         with open(path, 'w') as f:
-            # Nothing listens on the discard port.
+            # Nothing listens on the discard port: Placement is not asked.
             f.write('[placement]\nauth_type = none\n'
                     'endpoint_override = http://127.0.0.1:9\n')
         result = self.run_script('--config-file', path, 'status')
         self.assertEqual(3, result.returncode, result.stderr)
         self.assertEqual('', result.stdout)
         self.assertEqual(1, len(result.stderr.splitlines()), result.stderr)
-        self.assertIn('nova-gpu-numa status: cannot reach Placement with '
-                      'the [placement] options of nova.conf', result.stderr)
+        self.assertIn('nova-gpu-numa status: cannot read Nova\'s databases '
+                      '([database] and [api_database] connection in '
+                      'nova.conf)', result.stderr)
+        self.assertNotIn('unexpected', result.stderr)
 
     def write_unreachable_conf(self, api_database):
         path = os.path.join(self.tmp, 'nova.conf')
