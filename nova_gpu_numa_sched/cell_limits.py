@@ -100,13 +100,19 @@ def _limits_copy(numa_limits, cpu_allocation_ratio, ram_allocation_ratio,
     return numa_limits
 
 
-def _real_physnets(numa_limits):
-    """(physnets without cell tokens, tunneled) of NUMA limits."""
+def _network(numa_limits):
+    """(a copy of the physnets, tunneled) of NUMA limits."""
     physnets, tunneled = set(), False
     if 'network_metadata' in numa_limits and numa_limits.network_metadata:
         metadata = numa_limits.network_metadata
         physnets = set(metadata.physnets) if 'physnets' in metadata else set()
         tunneled = metadata.tunneled if 'tunneled' in metadata else False
+    return physnets, tunneled
+
+
+def _real_physnets(numa_limits):
+    """(physnets without cell tokens, tunneled) of NUMA limits."""
+    physnets, tunneled = _network(numa_limits)
     return {p for p in physnets if not names.is_pin_token(p)}, tunneled
 
 
@@ -179,11 +185,7 @@ def with_packing(numa_limits, packing):
     """
     if numa_limits is None:
         return None
-    physnets, tunneled = set(), False
-    if 'network_metadata' in numa_limits and numa_limits.network_metadata:
-        metadata = numa_limits.network_metadata
-        physnets = set(metadata.physnets) if 'physnets' in metadata else set()
-        tunneled = metadata.tunneled if 'tunneled' in metadata else False
+    physnets, tunneled = _network(numa_limits)
     if packing:
         physnets.add(names.PACK_TOKEN)
     else:
@@ -195,8 +197,6 @@ def with_packing(numa_limits, packing):
 
 def is_packing(numa_limits):
     """Whether the scheduler asked this claim to pack."""
-    if numa_limits is None or 'network_metadata' not in numa_limits:
+    if numa_limits is None:
         return False
-    metadata = numa_limits.network_metadata
-    return bool(metadata and 'physnets' in metadata and
-                names.PACK_TOKEN in metadata.physnets)
+    return names.PACK_TOKEN in _network(numa_limits)[0]
